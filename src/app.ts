@@ -1,0 +1,66 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { type FastifyServerOptions } from 'fastify'
+import type { Config } from './config.js'
+import busPlugin from './plugins/bus.plugin.js'
+import dbPlugin from './plugins/db.plugin.js'
+import errorsPlugin from './plugins/errors.plugin.js'
+import servicesPlugin from './plugins/services.plugin.js'
+import swaggerPlugin from './plugins/swagger.plugin.js'
+import validationPlugin from './plugins/validation.plugin.js'
+import chatRoutes from './routes/chats.routes.js'
+import healthRoutes from './routes/health.routes.js'
+import messageRoutes from './routes/messages.routes.js'
+
+/** pino options: structured JSON, secrets and message bodies redacted, pretty only on a terminal. */
+export function loggerOptions(config: Config, pretty = false): FastifyServerOptions['logger'] {
+  return {
+    level: config.LOG_LEVEL,
+    redact: {
+      paths: ['req.headers.authorization', 'req.headers.cookie', '*.text', '*.token'],
+      censor: '[redacted]',
+    },
+    ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } } } : {}),
+  }
+}
+
+/**
+ * Builds the whole application: plugins, then infrastructure, then services, then routes. The
+ * server, the tests and the benchmarks all start from here. Nothing connects until this runs.
+ */
+export async function buildApp(config: Config, options: { logger?: FastifyServerOptions['logger'] } = {}) {
+  const app = Fastify({
+    logger: options.logger ?? loggerOptions(config),
+    bodyLimit: config.BODY_LIMIT,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // Idle keep-alive sockets close at shutdown; requests in flight finish first.
+    forceCloseConnections: 'idle',
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  await app.register(validationPlugin)
+  await app.register(errorsPlugin)
+  await app.register(swaggerPlugin)
+  await app.register(dbPlugin, { config })
+  await app.register(busPlugin, { config })
+  await app.register(servicesPlugin)
+
+  await app.register(healthRoutes)
+  await app.register(
+    async (api) => {
+      await api.register(chatRoutes)
+      await api.register(messageRoutes)
+    },
+    { prefix: '/api/v1' },
+  )
+  // The assignment's literal paths, for its existing clients: the same handlers, kept out of the docs.
+  await app.register(async (legacy) => {
+    legacy.addHook('onRoute', (route) => {
+      route.schema = { ...route.schema, hide: true }
+    })
+    await legacy.register(chatRoutes)
+    await legacy.register(messageRoutes)
+  })
+
+  return app
+}
+
+export type App = Awaited<ReturnType<typeof buildApp>>

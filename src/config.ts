@@ -1,0 +1,62 @@
+import { type Static, Type } from 'typebox'
+import { Value } from 'typebox/value'
+
+/**
+ * Every environment variable Parley reads, declared once. The defaults make `npm start` work on a
+ * fresh machine (embedded PGlite, in-process bus); production sets DATABASE_URL and REDIS_URL.
+ * Nothing else in the code base reads `process.env`.
+ */
+export const ConfigSchema = Type.Object({
+  /** Interface to listen on. `0.0.0.0` inside containers. */
+  HOST: Type.String({ default: '127.0.0.1', minLength: 1 }),
+  /** TCP port to listen on; 0 picks a free one (tests). */
+  PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535 }),
+  /** PostgreSQL connection string. When absent, the embedded PGlite database under DATA_DIR is used. */
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  /** Maximum PostgreSQL connections held by this instance (ignored with PGlite). */
+  DATABASE_POOL_SIZE: Type.Integer({ default: 10, minimum: 1, maximum: 1000 }),
+  /** Where PGlite keeps its files when DATABASE_URL is absent. One process per folder. */
+  DATA_DIR: Type.String({ default: './data', minLength: 1 }),
+  /** Apply pending migrations at boot. Turn off when `npm run db:migrate` runs as a release step. */
+  MIGRATE_ON_START: Type.Boolean({ default: true }),
+  /** Redis connection string for fanning realtime events out across instances. In-process bus when absent. */
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  /** Largest accepted request body, in bytes. */
+  BODY_LIMIT: Type.Integer({ default: 1_048_576, minimum: 1024, maximum: 104_857_600 }),
+  /** pino level: fatal, error, warn, info, debug, trace or silent. */
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
+    { default: 'info' },
+  ),
+  /** How long a graceful shutdown may take before the process exits anyway, in milliseconds. */
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 0, maximum: 600_000 }),
+})
+
+export type Config = Static<typeof ConfigSchema>
+
+/** A configuration error names every offending variable, so the operator can fix them in one go. */
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+/**
+ * Validates and converts the environment. Empty strings count as unset, as most process managers
+ * cannot distinguish the two.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const input: Record<string, string> = {}
+  for (const key of Object.keys(ConfigSchema.properties)) {
+    const value = env[key]
+    if (value !== undefined && value !== '') input[key] = value
+  }
+  const value = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, input))
+  const errors = Value.Errors(ConfigSchema, value)
+  if (errors.length > 0) {
+    const lines = errors.map((error) => {
+      const name = error.instancePath.replace(/^\//, '') || 'environment'
+      return `${name}=${JSON.stringify(input[name] ?? '')}: ${error.message}`
+    })
+    throw new ConfigError(`invalid configuration: ${[...new Set(lines)].join('; ')}`)
+  }
+  return value as Config
+}

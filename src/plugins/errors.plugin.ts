@@ -1,0 +1,107 @@
+import type { FastifyError, FastifyReply } from 'fastify'
+import fp from 'fastify-plugin'
+import { AppError, type FieldError, fromDatabaseError, validationFailed } from '../errors.js'
+import { INT64_FORMAT_MESSAGE, patternMessages } from '../schemas/common.js'
+
+interface AjvError {
+  keyword: string
+  instancePath: string
+  params: Record<string, unknown>
+  message?: string
+}
+
+const partNames: Record<string, string> = {
+  querystring: 'query',
+  params: 'params',
+  body: 'body',
+  headers: 'headers',
+}
+
+/**
+ * Turns Ajv's errors into `{path, message}` pairs with messages a client developer can act on:
+ * one per field, the first Ajv found.
+ */
+function fieldErrors(context: string | undefined, errors: AjvError[]): FieldError[] {
+  const prefix = `/${partNames[context ?? 'body'] ?? context}`
+  const seen = new Set<string>()
+  const result: FieldError[] = []
+  for (const error of errors) {
+    let path = prefix + error.instancePath
+    let message = error.message ?? 'is invalid'
+    if (error.keyword === 'required') path += `/${String(error.params.missingProperty)}`
+    if (error.keyword === 'pattern') message = patternMessages[String(error.params.pattern)] ?? message
+    if (error.keyword === 'format' && error.params.format === 'int64') message = INT64_FORMAT_MESSAGE
+    if (seen.has(path)) continue
+    seen.add(path)
+    result.push({ path, message })
+  }
+  return result
+}
+
+/** Fastify's own client errors, by code, to catalogue errors. */
+function fromFastifyError(error: FastifyError): AppError | undefined {
+  if (error.validation)
+    return validationFailed(fieldErrors(error.validationContext, error.validation as AjvError[]))
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new AppError('unsupported_media_type', 'Send the body as application/json.')
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new AppError('payload_too_large', 'The request body is larger than the server accepts.')
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new AppError('malformed_json', 'The body is empty but the content type says JSON.')
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new AppError('malformed_json', 'The body is not valid JSON.')
+  }
+  if (error instanceof SyntaxError || error.statusCode === 400) {
+    // JSON.parse failures and prototype-poisoning rejections from the JSON parser.
+    return new AppError('malformed_json', 'The body is not valid JSON.')
+  }
+  const status = error.statusCode ?? 0
+  if (status >= 400 && status < 500) {
+    return Object.assign(new AppError('bad_request', error.message), { status })
+  }
+  return undefined
+}
+
+export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply {
+  return reply
+    .code(error.status)
+    .type('application/problem+json')
+    .send({
+      type: 'about:blank',
+      status: error.status,
+      title: error.title,
+      detail: error.detail,
+      code: error.code,
+      ...(error.errors ? { errors: error.errors } : {}),
+    })
+}
+
+/**
+ * Renders every error as RFC 9457 problem JSON. Known errors keep their status and safe message;
+ * anything else is logged with its context and answered with a generic 500 that reveals nothing.
+ */
+export default fp(
+  async (app) => {
+    app.setErrorHandler((error: FastifyError, request, reply) => {
+      const known = error instanceof AppError ? error : (fromFastifyError(error) ?? fromDatabaseError(error))
+      if (known) {
+        if (known.status >= 500) request.log.error({ err: error }, 'request failed: %s', known.code)
+        return sendProblem(reply, known)
+      }
+      request.log.error({ err: error }, 'unhandled error')
+      return sendProblem(reply, new AppError('internal_error', 'Something went wrong on our side.'))
+    })
+
+    app.setNotFoundHandler((request, reply) =>
+      sendProblem(
+        reply,
+        new AppError(
+          'route_not_found',
+          `No route matches ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}.`,
+        ),
+      ),
+    )
+  },
+  { name: 'errors' },
+)

@@ -1,0 +1,30 @@
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import fp from 'fastify-plugin'
+
+/** The OpenAPI document at /openapi.json and interactive docs at /docs, both built from the route schemas. */
+export default fp(
+  async (app) => {
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: 'Parley',
+          version: '1.0.0',
+          description:
+            'A self-hosted chat and messaging backend. Every route is also served without the `/api/v1` prefix ' +
+            '(`/chats`, `/messages`) for clients of the original Chat & Message API; those aliases behave identically ' +
+            'and are left out of this document. Errors are RFC 9457 problem details.',
+        },
+        tags: [
+          { name: 'chats', description: 'Chats and their recent messages' },
+          { name: 'messages', description: 'Sending and paging messages' },
+          { name: 'health', description: 'Liveness and readiness' },
+        ],
+      },
+    })
+    await app.register(swaggerUi, { routePrefix: '/docs' })
+    app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+  },
+  { name: 'swagger' },
+)

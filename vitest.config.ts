@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config'
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Each file starts its own database (PGlite takes a few seconds), so give hooks room.
+    hookTimeout: 60_000,
+    testTimeout: 30_000,
+    pool: 'forks',
+    // Two cores: more parallel files only queue behind each other.
+    maxWorkers: 2,
+  },
+})

@@ -4,6 +4,7 @@ import type { Config } from './config.js'
 import busPlugin from './plugins/bus.plugin.js'
 import dbPlugin from './plugins/db.plugin.js'
 import errorsPlugin from './plugins/errors.plugin.js'
+import realtimePlugin from './plugins/realtime.plugin.js'
 import servicesPlugin from './plugins/services.plugin.js'
 import swaggerPlugin from './plugins/swagger.plugin.js'
 import validationPlugin from './plugins/validation.plugin.js'
@@ -42,6 +43,7 @@ export async function buildApp(config: Config, options: { logger?: FastifyServer
   await app.register(dbPlugin, { config })
   await app.register(busPlugin, { config })
   await app.register(servicesPlugin)
+  await app.register(realtimePlugin, { config })
 
   await app.register(healthRoutes)
   await app.register(

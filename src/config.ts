@@ -28,6 +28,17 @@ export const ConfigSchema = Type.Object({
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
     { default: 'info' },
   ),
+  /** Largest WebSocket frame a client may send, in bytes; a larger one closes the connection with 1009. */
+  WS_MAX_FRAME_BYTES: Type.Integer({ default: 65_536, minimum: 1024, maximum: 16_777_216 }),
+  /** Subscriptions one WebSocket connection may hold at once. */
+  WS_MAX_SUBSCRIPTIONS: Type.Integer({ default: 100, minimum: 1, maximum: 10_000 }),
+  /**
+   * Bytes a realtime client may leave unread before it is dropped as too slow (WebSocket close 4008,
+   * SSE stream ended). It resumes with `after` / Last-Event-ID and loses nothing.
+   */
+  REALTIME_MAX_BUFFERED_BYTES: Type.Integer({ default: 1_048_576, minimum: 16_384, maximum: 268_435_456 }),
+  /** How often idle realtime connections are pinged (WebSocket ping, SSE comment); dead ones are dropped. */
+  REALTIME_HEARTBEAT_MS: Type.Integer({ default: 30_000, minimum: 100, maximum: 3_600_000 }),
   /** How long a graceful shutdown may take before the process exits anyway, in milliseconds. */
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 0, maximum: 600_000 }),
 })

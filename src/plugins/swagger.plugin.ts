@@ -19,6 +19,7 @@ export default fp(
         tags: [
           { name: 'chats', description: 'Chats and their recent messages' },
           { name: 'messages', description: 'Sending and paging messages' },
+          { name: 'realtime', description: 'Live events (the WebSocket protocol is described in the README)' },
           { name: 'health', description: 'Liveness and readiness' },
         ],
       },

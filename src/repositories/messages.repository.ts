@@ -87,6 +87,18 @@ export function createMessagesRepository(handle: DatabaseHandle) {
         .limit(limit)
     },
 
+    /**
+     * Where a chat's message stream stands: the seq of its newest message ever sent and the largest
+     * id still stored (0 if none). One statement, so both come from the same snapshot.
+     * Undefined when the chat does not exist.
+     */
+    async findChatPosition(chatId: number): Promise<{ lastSeq: number; lastId: number } | undefined> {
+      const [row] = await handle.rows<{ last_seq: number | string; last_id: number | string }>(sql`
+        SELECT c.last_seq, COALESCE((SELECT max(m.id) FROM messages m WHERE m.chat_id = c.id), 0) AS last_id
+        FROM chats c WHERE c.id = ${chatId}`)
+      return row && { lastSeq: Number(row.last_seq), lastId: Number(row.last_id) }
+    },
+
     async delete(id: number, executor: Database = db): Promise<{ id: number; chat_id: number } | undefined> {
       const [row] = await executor
         .delete(messages)

@@ -21,6 +21,8 @@ export const ConfigSchema = Type.Object({
   MIGRATE_ON_START: Type.Boolean({ default: true }),
   /** Redis connection string for fanning realtime events out across instances. In-process bus when absent. */
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  /** Prefix of the Redis channels, so that several Parley deployments can share one Redis. */
+  REDIS_CHANNEL_PREFIX: Type.String({ default: 'parley:', minLength: 1, maxLength: 100 }),
   /** Largest accepted request body, in bytes. */
   BODY_LIMIT: Type.Integer({ default: 1_048_576, minimum: 1024, maximum: 104_857_600 }),
   /** pino level: fatal, error, warn, info, debug, trace or silent. */

@@ -20,15 +20,19 @@ export function createMemoryBus(): EventBus {
         set = new Set()
         listeners.set(chatId, set)
       }
-      set.add(listener)
+      // A wrapper, so the same function subscribed twice counts twice, as on the Redis bus.
+      const entry: ChatEventListener = (event) => listener(event)
+      set.add(entry)
       return () => {
         const current = listeners.get(chatId)
         if (!current) return
-        current.delete(listener)
+        current.delete(entry)
         if (current.size === 0) listeners.delete(chatId)
       }
     },
     healthy: () => true,
+    // Nothing between publisher and listeners can go away, so there is never a reconnect to report.
+    onReconnect: () => () => {},
     async close() {
       listeners.clear()
     },

@@ -1,0 +1,123 @@
+import { randomBytes } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type App, buildApp } from '../src/app.js'
+import { createChat, sendMessages } from './factories.js'
+import { createTestDatabase, testConfig } from './helper.js'
+import { TestEventStream } from './sse-client.js'
+import { startProxy } from './tcp-proxy.js'
+import { eventually, listen, TestSocket } from './ws-client.js'
+
+/**
+ * Two Parley instances behind one imaginary load balancer: they share a PostgreSQL database (two
+ * processes cannot share an embedded one, so this file always runs on the machine's PostgreSQL) and
+ * the machine's Redis. Instance A reaches Redis through a proxy the tests can cut.
+ */
+const REDIS_PORT = 6379
+let proxy: Awaited<ReturnType<typeof startProxy>>
+let database: Awaited<ReturnType<typeof createTestDatabase>>
+let a: App
+let b: App
+let hostA: string
+let hostB: string
+
+beforeAll(async () => {
+  database = await createTestDatabase()
+  proxy = await startProxy(REDIS_PORT)
+  // A prefix of our own, so that other test runs on the same Redis cannot talk to these instances.
+  const prefix = `parley-test-${randomBytes(4).toString('hex')}:`
+  const shared = { DATABASE_URL: database.url, REDIS_CHANNEL_PREFIX: prefix }
+  a = await buildApp(testConfig({ ...shared, REDIS_URL: `redis://127.0.0.1:${proxy.port}` }), {
+    logger: false,
+  })
+  b = await buildApp(testConfig({ ...shared, REDIS_URL: `redis://127.0.0.1:${REDIS_PORT}` }), {
+    logger: false,
+  })
+  hostA = await listen(a)
+  hostB = await listen(b)
+})
+
+afterAll(async () => {
+  await a?.close()
+  await b?.close()
+  await proxy?.close()
+  await database?.drop()
+})
+
+async function postTo(host: string, chatId: number, text: string): Promise<{ id: number }> {
+  const response = await fetch(`http://${host}/api/v1/chats/${chatId}/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ text }),
+  })
+  expect(response.status).toBe(201)
+  return (await response.json()) as { id: number }
+}
+
+describe('realtime across instances through Redis', () => {
+  it('runs both instances on the Redis bus', () => {
+    expect([a.bus.kind, b.bus.kind]).toEqual(['redis', 'redis'])
+  })
+
+  it('delivers to a WebSocket client on A what is sent through B, and to SSE on B what is sent through A', async () => {
+    const chat = await createChat(b)
+    const client = await TestSocket.connect(hostA)
+    await client.subscribe(chat.id)
+    const stream = await TestEventStream.open(`http://${hostB}/api/v1/chats/${chat.id}/events`)
+    await eventually(() => stream.events.length === 1, 'SSE subscribed')
+
+    const viaB = await postTo(hostB, chat.id, 'sent through B')
+    const viaA = await postTo(hostA, chat.id, 'sent through A')
+    await eventually(() => client.messageIds(chat.id).length === 2, 'both messages on A')
+    await eventually(() => stream.messageIds().length === 2, 'both messages on B')
+    expect(client.messageIds(chat.id)).toEqual([viaB.id, viaA.id])
+    expect(stream.messageIds()).toEqual([viaB.id, viaA.id])
+    client.close()
+    stream.close()
+  })
+
+  it('ends subscriptions on A when the chat is deleted through B', async () => {
+    const chat = await createChat(a)
+    const client = await TestSocket.connect(hostA)
+    await client.subscribe(chat.id)
+    const response = await b.inject({ method: 'DELETE', url: `/api/v1/chats/${chat.id}` })
+    expect(response.statusCode).toBe(204)
+    await client.next((frame) => frame.type === 'chat.deleted', 'chat.deleted')
+    client.close()
+  })
+
+  it('keeps the REST API up while Redis is away, then delivers everything missed once it returns', async () => {
+    const chat = await createChat(a)
+    const before = await sendMessages(a, chat.id, 2)
+    const steady = await TestSocket.connect(hostA)
+    await steady.subscribe(chat.id, before[1]?.id)
+    const leaving = await TestSocket.connect(hostA)
+    await leaving.subscribe(chat.id, before[1]?.id)
+
+    await proxy.cut()
+    await eventually(() => !a.bus.healthy(), 'A to notice the outage')
+    leaving.close()
+    // Writes still succeed on both instances; A's events cannot reach Redis, B's cannot reach A.
+    const during = [
+      await postTo(hostA, chat.id, 'during the outage, via A'),
+      await postTo(hostB, chat.id, 'via B'),
+    ]
+    expect((await a.inject('/ready')).statusCode).toBe(200)
+    expect(steady.messageIds(chat.id)).toEqual([])
+
+    await proxy.restore()
+    await eventually(() => a.bus.healthy(), 'A to reconnect')
+    // A re-syncs its subscribers from the database after the reconnect, without a resume.
+    await eventually(() => steady.messageIds(chat.id).length === 2, 'the missed messages')
+    const after = await postTo(hostB, chat.id, 'after the outage, via B')
+    await eventually(() => steady.messageIds(chat.id).length === 3, 'live delivery again')
+    expect(steady.messageIds(chat.id)).toEqual([...during, after].map((message) => message.id))
+
+    // A client that left during the outage resumes with `after` and gets everything.
+    const resumed = await TestSocket.connect(hostB)
+    await resumed.subscribe(chat.id, before[1]?.id)
+    await eventually(() => resumed.messageIds(chat.id).length === 3, 'the resumed client catching up')
+    expect(resumed.messageIds(chat.id)).toEqual(steady.messageIds(chat.id))
+    steady.close()
+    resumed.close()
+  })
+})

@@ -120,8 +120,15 @@ export const sseGateway: FastifyPluginAsyncTypebox<SseGatewayOptions> = async (a
         reply.raw.end(),
       )
       connection.feed = feed
-      const outcome = await feed.start(toOptionalId(after))
-      if (outcome === 'not_found') throw notFound('Chat')
+      try {
+        const outcome = await feed.start(toOptionalId(after))
+        if (outcome === 'not_found') throw notFound('Chat')
+      } catch (error) {
+        // Once the stream has started there is no status to answer with: end it, the client resumes.
+        if (!reply.sent) throw error
+        request.log.error({ err: error }, 'event stream failed')
+        reply.raw.end()
+      }
       return reply
     },
   )

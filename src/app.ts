@@ -1,11 +1,13 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyServerOptions } from 'fastify'
 import type { Config } from './config.js'
+import { AppError, validationFailed } from './errors.js'
 import busPlugin from './plugins/bus.plugin.js'
 import dbPlugin from './plugins/db.plugin.js'
-import errorsPlugin from './plugins/errors.plugin.js'
+import errorsPlugin, { sendProblem } from './plugins/errors.plugin.js'
 import realtimePlugin from './plugins/realtime.plugin.js'
 import servicesPlugin from './plugins/services.plugin.js'
+import shutdownPlugin from './plugins/shutdown.plugin.js'
 import swaggerPlugin from './plugins/swagger.plugin.js'
 import validationPlugin from './plugins/validation.plugin.js'
 import chatRoutes from './routes/chats.routes.js'
@@ -33,10 +35,19 @@ export async function buildApp(config: Config, options: { logger?: FastifyServer
     logger: options.logger ?? loggerOptions(config),
     bodyLimit: config.BODY_LIMIT,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // The router rejects these before any hook runs, so the error handler never sees them.
+    frameworkErrors: (error, _request, reply) =>
+      sendProblem(
+        reply,
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? validationFailed([{ path: '/params/id', message: 'must be a positive 64-bit integer' }])
+          : new AppError('bad_request', 'The URL is not validly percent-encoded.'),
+      ),
     // Idle keep-alive sockets close at shutdown; requests in flight finish first.
     forceCloseConnections: 'idle',
   }).withTypeProvider<TypeBoxTypeProvider>()
 
+  await app.register(shutdownPlugin)
   await app.register(validationPlugin)
   await app.register(errorsPlugin)
   await app.register(swaggerPlugin)

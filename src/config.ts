@@ -62,14 +62,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const value = env[key]
     if (value !== undefined && value !== '') input[key] = value
   }
+  // Value.Convert is lenient with integers ('80.5' → 80, '1e3' → 1000, 'true' → 1): insist on digits.
+  const notIntegers = Object.entries(input)
+    .filter(([key, text]) => {
+      const schema = ConfigSchema.properties[key as keyof Config] as { type?: unknown }
+      return schema.type === 'integer' && !/^-?[0-9]+$/.test(text)
+    })
+    .map(([key, text]) => `${key}=${JSON.stringify(text)}: must be an integer`)
   const value = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, input))
   const errors = Value.Errors(ConfigSchema, value)
-  if (errors.length > 0) {
+  if (errors.length > 0 || notIntegers.length > 0) {
     const lines = errors.map((error) => {
       const name = error.instancePath.replace(/^\//, '') || 'environment'
       return `${name}=${JSON.stringify(input[name] ?? '')}: ${error.message}`
     })
-    throw new ConfigError(`invalid configuration: ${[...new Set(lines)].join('; ')}`)
+    throw new ConfigError(`invalid configuration: ${[...new Set([...notIntegers, ...lines])].join('; ')}`)
   }
   return value as Config
 }

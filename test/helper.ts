@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { sql } from 'drizzle-orm'
 import postgres from 'postgres'
-import { afterAll, beforeAll, beforeEach } from 'vitest'
+import type { LightMyRequestResponse } from 'fastify'
+import { afterAll, beforeAll, beforeEach, expect } from 'vitest'
 import { type App, buildApp } from '../src/app.js'
 import { type Config, loadConfig } from '../src/config.js'
 
@@ -14,19 +15,21 @@ const adminUrl = process.env.TEST_DATABASE_URL
 
 export const onPostgres = adminUrl !== undefined && adminUrl !== ''
 
+/** The server for tests that need PostgreSQL whatever the run (two instances sharing a database). */
+const postgresAdminUrl = onPostgres ? (adminUrl as string) : 'postgres://postgres@127.0.0.1:5432/postgres'
+
 /** Creates an empty database on the test server and returns its URL and a function that drops it. */
 export async function createTestDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  if (!adminUrl) throw new Error('TEST_DATABASE_URL is not set')
   const name = `parley_test_${process.pid}_${randomBytes(4).toString('hex')}`
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} })
+  const admin = postgres(postgresAdminUrl, { max: 1, onnotice: () => {} })
   await admin.unsafe(`CREATE DATABASE ${name}`)
   await admin.end()
-  const url = new URL(adminUrl)
+  const url = new URL(postgresAdminUrl)
   url.pathname = `/${name}`
   return {
     url: url.toString(),
     drop: async () => {
-      const again = postgres(adminUrl, { max: 1, onnotice: () => {} })
+      const again = postgres(postgresAdminUrl, { max: 1, onnotice: () => {} })
       await again.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
       await again.end()
     },
@@ -71,4 +74,48 @@ export function useTestApp(overrides: Record<string, string> = {}): TestContext 
     await drop?.()
   })
   return context
+}
+
+/** The row counts of both tables, read straight from the database. */
+export async function countRows(app: App): Promise<{ chats: number; messages: number }> {
+  const [row] = await app.database.rows<{ chats: number | string; messages: number | string }>(
+    sql`SELECT (SELECT count(*) FROM chats) AS chats, (SELECT count(*) FROM messages) AS messages`,
+  )
+  return { chats: Number(row?.chats), messages: Number(row?.messages) }
+}
+
+/** ISO-8601 UTC, ending in Z, as every timestamp Parley returns. */
+export const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/
+
+/**
+ * Asserts that a response is RFC 9457 problem JSON with the given status (and code): the
+ * content type, the four required members, and `errors: [{path, message}]` on 422 only.
+ * Returns the parsed body for further checks.
+ */
+export function expectProblem(response: LightMyRequestResponse, status: number, code?: string) {
+  expect(response.statusCode, response.body).toBe(status)
+  expect(response.headers['content-type']).toMatch(/^application\/problem\+json\b/)
+  const body = response.json() as {
+    type: string
+    status: number
+    title: string
+    detail: string
+    code: string
+    errors?: { path: string; message: string }[]
+  }
+  expect(body).toMatchObject({
+    status,
+    title: expect.any(String),
+    detail: expect.stringMatching(/\S/),
+    code: code ?? expect.stringMatching(/^[a-z_]+$/),
+  })
+  if (status === 422) {
+    expect(body.errors?.length).toBeGreaterThan(0)
+    for (const error of body.errors ?? []) {
+      expect(error).toEqual({ path: expect.stringMatching(/^\//), message: expect.stringMatching(/\S/) })
+    }
+  } else {
+    expect(body).not.toHaveProperty('errors')
+  }
+  return body
 }

@@ -1,6 +1,6 @@
 import { Ajv, type Options } from 'ajv'
 import fp from 'fastify-plugin'
-import { validationFailed } from '../errors.js'
+import { AppError, validationFailed } from '../errors.js'
 import { MAX_INT64 } from '../schemas/common.js'
 
 function createAjv(coerceTypes: Options['coerceTypes']): Ajv {
@@ -32,6 +32,22 @@ export default fp(
     app.setValidatorCompiler(({ schema, httpPart }) =>
       (httpPart === 'body' ? strict : coercing).compile(schema),
     )
+
+    // Bodies are JSON in UTF-8 (RFC 8259). Fastify would also parse text/plain (a 422 instead of a
+    // 415) and decode bytes that are not UTF-8 into U+FFFD, storing text that was never sent.
+    app.removeContentTypeParser(['application/json', 'text/plain'])
+    const parseJson = app.getDefaultJsonParser('error', 'error')
+    const utf8 = new TextDecoder('utf-8', { fatal: true })
+    app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+      let text: string
+      try {
+        text = utf8.decode(body as Buffer)
+      } catch {
+        done(new AppError('malformed_json', 'The body is not valid UTF-8.'), undefined)
+        return
+      }
+      parseJson(request, text, done)
+    })
 
     // Ajv's coercion accepts `1e2`, `0x10` and ` 5` as integers; a query integer must be plain digits.
     app.addHook('preValidation', async (request) => {

@@ -77,18 +77,8 @@ export const Problem = Type.Object(
     code: Type.String({ description: 'A stable machine code, listed in the README.' }),
     errors: Type.Optional(Type.Array(FieldErrorSchema, { description: 'Each invalid field (422 only).' })),
   },
-  {
-    description: 'RFC 9457 problem details (`application/problem+json`).',
-    examples: [
-      {
-        type: 'about:blank',
-        status: 404,
-        title: 'Not Found',
-        detail: 'Chat was not found.',
-        code: 'not_found',
-      },
-    ],
-  },
+  // No schema-level example: each error response carries one for its own status.
+  { description: 'RFC 9457 problem details (`application/problem+json`).' },
 )
 
 const problemDescriptions: Record<number, string> = {
@@ -101,12 +91,55 @@ const problemDescriptions: Record<number, string> = {
   503: 'The database is not reachable.',
 }
 
-/** Response schemas for the listed error statuses, for the OpenAPI document and the serializer. */
+/** What each status looks like on the wire, for the document's examples. */
+const problemExamples: Record<number, Record<string, unknown>> = {
+  400: { title: 'Bad Request', detail: 'The body is not valid JSON.', code: 'malformed_json' },
+  404: { title: 'Not Found', detail: 'Chat was not found.', code: 'not_found' },
+  413: {
+    title: 'Content Too Large',
+    detail: 'The request body is larger than the server accepts.',
+    code: 'payload_too_large',
+  },
+  415: {
+    title: 'Unsupported Media Type',
+    detail: 'Send the body as application/json.',
+    code: 'unsupported_media_type',
+  },
+  422: {
+    title: 'Unprocessable Content',
+    detail: '/query/limit must be <= 100.',
+    code: 'validation_failed',
+    errors: [{ path: '/query/limit', message: 'must be <= 100' }],
+  },
+  500: {
+    title: 'Internal Server Error',
+    detail: 'Something went wrong on our side.',
+    code: 'internal_error',
+  },
+  503: {
+    title: 'Service Unavailable',
+    detail: 'The database is not answering.',
+    code: 'service_unavailable',
+  },
+}
+
+/**
+ * Responses for the listed error statuses, for the OpenAPI document and the serializer. They are
+ * declared under `application/problem+json`, the content type errors are actually sent with.
+ */
 export function problemResponses(...statuses: number[]): Record<number, TSchema> {
   return Object.fromEntries(
     statuses.map((status) => [
       status,
-      { ...Problem, description: problemDescriptions[status] ?? 'An error.' } as TSchema,
+      {
+        description: problemDescriptions[status] ?? 'An error.',
+        content: {
+          'application/problem+json': {
+            schema: Problem,
+            example: { type: 'about:blank', status, ...(problemExamples[status] ?? problemExamples[500]) },
+          },
+        },
+      } as unknown as TSchema,
     ]),
   )
 }

@@ -26,9 +26,19 @@ export const Message = Type.Object(
 )
 export type Message = Static<typeof Message>
 
-export const MessagePage = Type.Object({
-  messages: Type.Array(Message, { description: 'Oldest first.' }),
-})
+export const MessagePage = Type.Object(
+  { messages: Type.Array(Message, { description: 'Oldest first.' }) },
+  {
+    examples: [
+      {
+        messages: [
+          { id: 7, chat_id: 1, text: 'Hiking on Saturday?', created_at: '2026-11-22T11:00:00.000001Z' },
+          { id: 9, chat_id: 1, text: 'Yes, 9am at the station.', created_at: '2026-11-22T11:02:13.482210Z' },
+        ],
+      },
+    ],
+  },
+)
 
 export const CreateMessageBody = Type.Object(
   {

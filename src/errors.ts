@@ -20,6 +20,7 @@ const catalogue = {
   route_not_found: { status: 404, title: 'Not Found' },
   method_not_allowed: { status: 405, title: 'Method Not Allowed' },
   conflict: { status: 409, title: 'Conflict' },
+  upgrade_required: { status: 426, title: 'Upgrade Required' },
   service_unavailable: { status: 503, title: 'Service Unavailable' },
   internal_error: { status: 500, title: 'Internal Server Error' },
 } as const

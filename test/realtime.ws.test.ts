@@ -26,6 +26,13 @@ async function post(path: string, body: unknown): Promise<Response> {
 }
 
 describe('GET /api/v1/ws › protocol', () => {
+  it('answers a plain HTTP request with 426 problem JSON', async () => {
+    const response = await fetch(`http://${host}/api/v1/ws`)
+    expect(response.status).toBe(426)
+    expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/)
+    expect(await response.json()).toMatchObject({ status: 426, code: 'upgrade_required' })
+  })
+
   it('answers subscribe with subscribed, ping with pong, and an unknown chat with an error frame', async () => {
     const chat = await createChat(t.app)
     const client = await TestSocket.connect(host)

@@ -9,6 +9,8 @@ import {
   realtimeErrorCodes,
   type ServerFrame,
 } from '../schemas/frames.schema.js'
+import { AppError } from '../errors.js'
+import { problemResponses } from '../schemas/common.js'
 import { ChatFeed, type FeedDependencies, type FeedSink } from './chat-feed.js'
 import type { RealtimeConnection, RealtimeHub } from './hub.js'
 
@@ -157,11 +159,29 @@ class WsConnection implements RealtimeConnection {
 
 /** `GET /ws`: the WebSocket endpoint. Register under the /api/v1 prefix. */
 export const wsGateway: FastifyPluginAsync<WsGatewayOptions> = async (app, options) => {
-  app.get('/ws', { websocket: true, schema: { hide: true } }, (socket, request) => {
-    if (!options.hub.accepting) {
-      socket.close(closeCodes.goingAway, 'server shutting down')
-      return
-    }
-    options.hub.add(new WsConnection(socket, options, request.log))
+  app.route({
+    method: 'GET',
+    url: '/ws',
+    schema: {
+      summary: 'Realtime events over WebSocket',
+      description:
+        'Upgrade to a WebSocket speaking JSON text frames: `subscribe` (with `after` to resume), `unsubscribe` and ' +
+        '`ping` from the client; `subscribed`, `message.created`, `message.deleted`, `chat.deleted`, `pong` and ' +
+        '`error` from the server. Every frame and close code is described in the README.',
+      tags: ['realtime'],
+      operationId: 'websocket',
+      response: problemResponses(426),
+    },
+    // A plain HTTP request to the WebSocket endpoint.
+    handler: async () => {
+      throw new AppError('upgrade_required', 'This endpoint speaks WebSocket: send an Upgrade request.')
+    },
+    wsHandler: (socket, request) => {
+      if (!options.hub.accepting) {
+        socket.close(closeCodes.goingAway, 'server shutting down')
+        return
+      }
+      options.hub.add(new WsConnection(socket, options, request.log))
+    },
   })
 }

@@ -87,6 +87,7 @@ const problemDescriptions: Record<number, string> = {
   413: 'The body is larger than the configured limit.',
   415: 'The content type is not application/json.',
   422: 'A field failed validation; `errors` lists each one.',
+  426: 'Only a WebSocket upgrade is accepted here.',
   500: 'Something failed on our side; details are in the server log.',
   503: 'The database is not reachable.',
 }

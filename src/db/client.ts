@@ -1,6 +1,6 @@
 import { PGlite } from '@electric-sql/pglite'
-import { type SQL, sql } from 'drizzle-orm'
-import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
+import { fillPlaceholders, type SQL, sql } from 'drizzle-orm'
+import { PgDialect, type PgDatabase, type PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import postgres from 'postgres'
@@ -15,6 +15,12 @@ export interface DatabaseHandle {
   readonly driver: 'pglite' | 'postgres'
   /** Runs a raw statement and returns its rows, hiding the drivers' different result shapes. */
   rows<T extends Record<string, unknown>>(query: SQL, executor?: Database): Promise<T[]>
+  /**
+   * A hot statement: its SQL text is built once, with `sql.placeholder(name)` for the values, and
+   * PostgreSQL prepares it once per connection (one round trip per call, no re-planning). Runs on
+   * the pool, outside any transaction.
+   */
+  prepare<T extends Record<string, unknown>>(query: SQL): (values: Record<string, unknown>) => Promise<T[]>
   /** Resolves when the database answers a trivial query within `timeoutMs`. */
   ping(timeoutMs?: number): Promise<void>
   /** Runs `fn` while holding a lock that excludes other Parley processes doing the same (migrations). */
@@ -50,6 +56,14 @@ function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): P
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
+const dialect = new PgDialect()
+
+/** Builds a statement's text once; returns it with a function that fills in its placeholders. */
+function compile(query: SQL): { text: string; params: (values: Record<string, unknown>) => unknown[] } {
+  const { sql: text, params } = dialect.sqlToQuery(query)
+  return { text, params: (values) => fillPlaceholders(params, values) }
+}
+
 // An arbitrary constant shared by every Parley process: "migrations are running".
 const MIGRATION_LOCK_KEY = 7_243_015_551
 
@@ -66,6 +80,11 @@ async function openPostgres(url: string, poolSize: number): Promise<DatabaseHand
     db,
     driver: 'postgres',
     rows: async (query, executor = db) => normalizeRows(await executor.execute(query)),
+    prepare: (query) => {
+      const { text, params } = compile(query)
+      // postgres.js names a prepared statement after its text and prepares it once per connection.
+      return async (values) => normalizeRows(await client.unsafe(text, params(values) as never[], { prepare: true }))
+    },
     ping: async (timeoutMs = 2000) => {
       await withTimeout(client`select 1`.execute(), timeoutMs, 'database ping')
     },
@@ -113,6 +132,10 @@ async function openPglite(dataDir: string): Promise<DatabaseHandle> {
     db,
     driver: 'pglite',
     rows: async (query, executor = db) => normalizeRows(await executor.execute(query)),
+    prepare: (query) => {
+      const { text, params } = compile(query)
+      return async (values) => normalizeRows(await client.query(text, params(values)))
+    },
     ping: async (timeoutMs = 2000) => {
       if (closed) throw new Error('database is closed')
       await withTimeout(db.execute(sql`select 1`), timeoutMs, 'database ping')

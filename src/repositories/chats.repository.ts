@@ -19,6 +19,25 @@ const chatColumns = { id: chats.id, title: chats.title, created_at: utcIso(chats
 /** SQL for chats. Returns rows; knows nothing of HTTP or rules. */
 export function createChatsRepository(handle: DatabaseHandle) {
   const { db } = handle
+  // The read path, prepared once (see DatabaseHandle.prepare).
+  const findWithLastMessagesStatement = handle.prepare<{
+    id: number | string
+    title: string
+    created_at: string
+    m_id: number | string | null
+    m_text: string | null
+    m_created_at: string | null
+  }>(sql`
+    SELECT c.id, c.title, ${utcIso(sql`c.created_at`)} AS created_at,
+           m.id AS m_id, m.text AS m_text, ${utcIso(sql`m.created_at`)} AS m_created_at
+    FROM chats c
+    LEFT JOIN LATERAL (
+      SELECT id, text, created_at FROM messages
+      WHERE chat_id = c.id ORDER BY id DESC LIMIT ${sql.placeholder('limit')}
+    ) m ON true
+    WHERE c.id = ${sql.placeholder('id')}
+    ORDER BY m.id`)
+
   return {
     async insert(title: string, executor: Database = db): Promise<ChatRow> {
       const [row] = await executor.insert(chats).values({ title }).returning(chatColumns)
@@ -33,23 +52,7 @@ export function createChatsRepository(handle: DatabaseHandle) {
 
     /** The chat and its newest `limit` messages, oldest first, in one round trip. */
     async findWithLastMessages(id: number, limit: number): Promise<ChatWithMessagesRow | undefined> {
-      const rows = await handle.rows<{
-        id: number | string
-        title: string
-        created_at: string
-        m_id: number | string | null
-        m_text: string | null
-        m_created_at: string | null
-      }>(sql`
-        SELECT c.id, c.title, ${utcIso(sql`c.created_at`)} AS created_at,
-               m.id AS m_id, m.text AS m_text, ${utcIso(sql`m.created_at`)} AS m_created_at
-        FROM chats c
-        LEFT JOIN LATERAL (
-          SELECT id, text, created_at FROM messages
-          WHERE chat_id = c.id ORDER BY id DESC LIMIT ${limit}
-        ) m ON true
-        WHERE c.id = ${id}
-        ORDER BY m.id`)
+      const rows = await findWithLastMessagesStatement({ id, limit })
       const [first] = rows
       if (!first) return undefined
       const chatId = Number(first.id)

@@ -25,6 +25,22 @@ const messageColumns = {
 /** SQL for messages. Returns rows; knows nothing of HTTP or rules. */
 export function createMessagesRepository(handle: DatabaseHandle) {
   const { db } = handle
+  // The send path, prepared once (see DatabaseHandle.prepare).
+  const insertStatement = handle.prepare<{ id: number | string; seq: number | string; created_at: string }>(sql`
+    WITH c AS (
+      UPDATE chats
+      SET last_seq = last_seq + 1,
+          last_message_at = GREATEST(clock_timestamp(), last_message_at + interval '1 microsecond')
+      WHERE id = ${sql.placeholder('chatId')}
+      RETURNING id, last_seq, last_message_at
+    )
+    INSERT INTO messages (chat_id, seq, text, created_at)
+    SELECT id, last_seq, ${sql.placeholder('text')}, last_message_at FROM c
+    RETURNING id, seq, ${utcIso(sql`created_at`)} AS created_at`)
+  const positionStatement = handle.prepare<{ last_seq: number | string; last_id: number | string }>(sql`
+    SELECT c.last_seq, COALESCE((SELECT max(m.id) FROM messages m WHERE m.chat_id = c.id), 0) AS last_id
+    FROM chats c WHERE c.id = ${sql.placeholder('chatId')}`)
+
   return {
     /**
      * Appends a message to a chat in one statement. The UPDATE takes the chat's row lock before the
@@ -32,25 +48,8 @@ export function createMessagesRepository(handle: DatabaseHandle) {
      * in commit order. created_at is made strictly later than the previous message's even if the
      * clock steps back. Resolves to undefined when the chat does not exist.
      */
-    async insert(
-      chatId: number,
-      text: string,
-      executor: Database = db,
-    ): Promise<SequencedMessageRow | undefined> {
-      const [row] = await handle.rows<{ id: number | string; seq: number | string; created_at: string }>(
-        sql`
-        WITH c AS (
-          UPDATE chats
-          SET last_seq = last_seq + 1,
-              last_message_at = GREATEST(clock_timestamp(), last_message_at + interval '1 microsecond')
-          WHERE id = ${chatId}
-          RETURNING id, last_seq, last_message_at
-        )
-        INSERT INTO messages (chat_id, seq, text, created_at)
-        SELECT id, last_seq, ${text}, last_message_at FROM c
-        RETURNING id, seq, ${utcIso(sql`created_at`)} AS created_at`,
-        executor,
-      )
+    async insert(chatId: number, text: string): Promise<SequencedMessageRow | undefined> {
+      const [row] = await insertStatement({ chatId, text })
       if (!row) return undefined
       return { id: Number(row.id), chat_id: chatId, seq: Number(row.seq), text, created_at: row.created_at }
     },
@@ -93,9 +92,7 @@ export function createMessagesRepository(handle: DatabaseHandle) {
      * Undefined when the chat does not exist.
      */
     async findChatPosition(chatId: number): Promise<{ lastSeq: number; lastId: number } | undefined> {
-      const [row] = await handle.rows<{ last_seq: number | string; last_id: number | string }>(sql`
-        SELECT c.last_seq, COALESCE((SELECT max(m.id) FROM messages m WHERE m.chat_id = c.id), 0) AS last_id
-        FROM chats c WHERE c.id = ${chatId}`)
+      const [row] = await positionStatement({ chatId })
       return row && { lastSeq: Number(row.last_seq), lastId: Number(row.last_id) }
     },
 

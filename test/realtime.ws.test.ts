@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildApp } from '../src/app.js'
+import { createMessagesRepository } from '../src/repositories/messages.repository.js'
 import { createChat, sendMessages } from './factories.js'
 import { testConfig, useTestApp } from './helper.js'
 import { eventually, listen, TestSocket } from './ws-client.js'
@@ -282,5 +283,46 @@ describe('GET /api/v1/ws › heartbeat and shutdown', () => {
     await client.subscribe(chat.id)
     await app.close()
     expect(await client.closed()).toBe(1001)
+  })
+})
+
+describe('GET /api/v1/ws › events that arrive out of order or not at all', () => {
+  // Rows written without publishing, so the test decides what the bus carries and in which order.
+  async function insertQuietly(chatId: number, count: number) {
+    const messages = createMessagesRepository(t.app.database)
+    const rows = []
+    for (let i = 0; i < count; i++) rows.push(await messages.insert(chatId, `quiet ${i}`))
+    return rows.map((row) => row as NonNullable<typeof row>)
+  }
+  const publish = (row: { id: number; chat_id: number; seq: number; text: string; created_at: string }) => {
+    const { seq, ...message } = row
+    t.app.bus.publish({ type: 'message.created', chat_id: row.chat_id, seq, message })
+  }
+
+  it('delivers in seq order when two events are published the wrong way round', async () => {
+    const chat = await createChat(t.app)
+    const client = await TestSocket.connect(host)
+    await client.subscribe(chat.id)
+    const [first, second] = await insertQuietly(chat.id, 2)
+    publish(second as NonNullable<typeof second>)
+    publish(first as NonNullable<typeof first>)
+    await eventually(() => client.messageIds(chat.id).length === 2, 'both messages')
+    expect(client.messageIds(chat.id)).toEqual([first?.id, second?.id])
+    client.close()
+  })
+
+  it('reads a message whose event never comes from the database, in order, once', async () => {
+    const chat = await createChat(t.app)
+    const client = await TestSocket.connect(host)
+    await client.subscribe(chat.id)
+    const rows = await insertQuietly(chat.id, 3)
+    // The events for seq 1 and 2 are lost; seq 3 arrives, then a duplicate of it.
+    publish(rows[2] as (typeof rows)[number])
+    publish(rows[2] as (typeof rows)[number])
+    await eventually(() => client.messageIds(chat.id).length === 3, 'the missing messages')
+    const [next] = await sendMessages(t.app, chat.id, 1)
+    await eventually(() => client.messageIds(chat.id).length === 4, 'the next live message')
+    expect(client.messageIds(chat.id)).toEqual([...rows.map((row) => row.id), next?.id])
+    client.close()
   })
 })

@@ -18,6 +18,11 @@ export interface FeedDependencies {
   messages: Pick<MessagesRepository, 'findChatPosition' | 'listSequencedAfter'>
   /** Rows read per query while replaying or filling a gap. */
   replayBatch?: number
+  /**
+   * How long an event that arrived ahead of a missing seq waits for it before the database is read.
+   * Two commits published out of order are only milliseconds apart; a lost event never comes.
+   */
+  gapGraceMs?: number
 }
 
 /** Turns a bus event into the frame clients see (the seq stays internal). */
@@ -45,9 +50,13 @@ export class ChatFeed {
   private lastSeq = 0
   private lastId = 0
   private queue: Promise<void> = Promise.resolve()
+  /** Events that arrived ahead of a missing seq, by seq, held in case that seq is only late. */
+  private readonly early = new Map<number, SequencedMessageRow>()
+  private gapTimer: NodeJS.Timeout | undefined
   private unsubscribe: (() => void) | undefined
   private stopped = false
   private readonly batch: number
+  private readonly gapGraceMs: number
 
   constructor(
     readonly chatId: number,
@@ -57,6 +66,7 @@ export class ChatFeed {
     private readonly onEnd: (reason: 'chat_deleted' | 'failed', error?: unknown) => void = () => {},
   ) {
     this.batch = deps.replayBatch ?? 500
+    this.gapGraceMs = deps.gapGraceMs ?? 100
   }
 
   /**
@@ -104,6 +114,8 @@ export class ChatFeed {
     this.stopped = true
     this.unsubscribe?.()
     this.unsubscribe = undefined
+    clearTimeout(this.gapTimer)
+    this.early.clear()
   }
 
   get active(): boolean {
@@ -117,14 +129,26 @@ export class ChatFeed {
         case 'message.created':
           if (event.seq <= this.lastSeq) return // delivered already, by a replay or a gap fill
           if (event.seq > this.lastSeq + 1) {
-            await this.catchUp()
-            // Everything up to this seq is committed, so the fill delivered it or it was deleted since.
-            this.lastSeq = Math.max(this.lastSeq, event.seq)
+            // Usually two commits published out of order: hold it, and read the database only if the
+            // missing seq has not arrived within the grace period (see fillGap).
+            this.early.set(event.seq, { ...event.message, seq: event.seq })
+            this.gapTimer ??= setTimeout(() => this.enqueue(() => this.fillGap()), this.gapGraceMs)
             return
           }
           this.deliver({ ...event.message, seq: event.seq })
+          for (let next = this.early.get(this.lastSeq + 1); next; next = this.early.get(this.lastSeq + 1)) {
+            this.early.delete(next.seq)
+            this.deliver(next)
+          }
+          if (this.early.size === 0) {
+            clearTimeout(this.gapTimer)
+            this.gapTimer = undefined
+          }
           return
         case 'message.deleted':
+          // A held message deleted meanwhile must not be delivered after its deletion; its seq is
+          // then missing for good, and fillGap reads past it.
+          for (const [seq, row] of this.early) if (row.id === event.message_id) this.early.delete(seq)
           this.sink.send(toFrame(event))
           return
         case 'chat.deleted':
@@ -134,6 +158,17 @@ export class ChatFeed {
           return
       }
     })
+  }
+
+  /** The missing seq did not arrive in time: read it, and everything after it, from the database. */
+  private async fillGap(): Promise<void> {
+    this.gapTimer = undefined
+    if (this.early.size === 0) return
+    const highest = Math.max(...this.early.keys())
+    this.early.clear()
+    await this.catchUp()
+    // Everything up to this seq is committed, so the fill delivered it or it was deleted since.
+    this.lastSeq = Math.max(this.lastSeq, highest)
   }
 
   /** Sends every stored message after the last one delivered, in batches, pacing on the sink. */

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { EventBus } from '../src/bus/bus.js'
 import type { ChatEvent } from '../src/realtime/events.js'
+import { eventually } from './ws-client.js'
 
 /**
  * Two ends of one bus: events published on `publisher` must reach listeners on `subscriber`. For the
@@ -31,15 +32,8 @@ export function messageCreated(chatId: number, seq: number): ChatEvent {
 }
 
 /** Polls until `condition` holds; fails (rather than hangs) after `timeoutMs`. */
-export async function waitFor(
-  condition: () => boolean | Promise<boolean>,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms: ${condition}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
+export function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  return eventually(condition, String(condition), timeoutMs)
 }
 
 /** Subscribes a listener that records what it receives. */

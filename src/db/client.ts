@@ -14,7 +14,7 @@ export interface DatabaseHandle {
   readonly db: Database
   readonly driver: 'pglite' | 'postgres'
   /** Runs a raw statement and returns its rows, hiding the drivers' different result shapes. */
-  rows<T extends Record<string, unknown>>(query: SQL, executor?: Database): Promise<T[]>
+  rows<T extends Record<string, unknown>>(query: SQL): Promise<T[]>
   /**
    * A hot statement: its SQL text is built once, with `sql.placeholder(name)` for the values, and
    * PostgreSQL prepares it once per connection (one round trip per call, no re-planning). Runs on
@@ -79,7 +79,7 @@ async function openPostgres(url: string, poolSize: number): Promise<DatabaseHand
   const handle: DatabaseHandle = {
     db,
     driver: 'postgres',
-    rows: async (query, executor = db) => normalizeRows(await executor.execute(query)),
+    rows: async (query) => normalizeRows(await db.execute(query)),
     prepare: (query) => {
       const { text, params } = compile(query)
       // postgres.js names a prepared statement after its text and prepares it once per connection.
@@ -131,7 +131,7 @@ async function openPglite(dataDir: string): Promise<DatabaseHandle> {
   return {
     db,
     driver: 'pglite',
-    rows: async (query, executor = db) => normalizeRows(await executor.execute(query)),
+    rows: async (query) => normalizeRows(await db.execute(query)),
     prepare: (query) => {
       const { text, params } = compile(query)
       return async (values) => normalizeRows(await client.query(text, params(values)))

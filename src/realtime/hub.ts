@@ -2,6 +2,11 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { EventBus } from '../bus/bus.js'
 import type { ChatFeed } from './chat-feed.js'
 
+/** Waits until `done()` holds, checking every few milliseconds (a transport's buffer draining). */
+export async function waitUntil(done: () => boolean, everyMs = 10): Promise<void> {
+  while (!done()) await new Promise((resolve) => setTimeout(resolve, everyMs))
+}
+
 /** A live realtime client, whatever its transport. */
 export interface RealtimeConnection {
   /** The chats it follows. */

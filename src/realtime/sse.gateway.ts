@@ -5,8 +5,7 @@ import { AppError, notFound } from '../errors.js'
 import { baseErrors, Cursor, IdString, problemResponses, toId, toOptionalId } from '../schemas/common.js'
 import type { ServerFrame } from '../schemas/frames.schema.js'
 import { ChatFeed, type FeedDependencies, type FeedSink } from './chat-feed.js'
-import type { RealtimeConnection, RealtimeHub } from './hub.js'
-import { waitFor } from './ws.gateway.js'
+import { type RealtimeConnection, type RealtimeHub, waitUntil } from './hub.js'
 
 export interface SseGatewayOptions {
   hub: RealtimeHub
@@ -37,7 +36,7 @@ class SseConnection implements RealtimeConnection {
     this.sink = {
       send: (frame) => this.send(frame),
       backlogged: () => raw.writableLength > options.maxBufferedBytes / 2,
-      drain: () => waitFor(() => raw.destroyed || raw.writableLength <= options.maxBufferedBytes / 4),
+      drain: () => waitUntil(() => raw.destroyed || raw.writableLength <= options.maxBufferedBytes / 4),
     }
   }
 

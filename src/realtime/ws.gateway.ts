@@ -12,7 +12,7 @@ import {
 import { AppError } from '../errors.js'
 import { problemResponses } from '../schemas/common.js'
 import { ChatFeed, type FeedDependencies, type FeedSink } from './chat-feed.js'
-import type { RealtimeConnection, RealtimeHub } from './hub.js'
+import { type RealtimeConnection, type RealtimeHub, waitUntil } from './hub.js'
 
 const clientFrame = Compile(ClientFrame)
 
@@ -21,11 +21,6 @@ export interface WsGatewayOptions {
   feeds: FeedDependencies
   maxSubscriptions: number
   maxBufferedBytes: number
-}
-
-/** Waits until `done()` holds, checking every few milliseconds. */
-export async function waitFor(done: () => boolean, everyMs = 10): Promise<void> {
-  while (!done()) await new Promise((resolve) => setTimeout(resolve, everyMs))
 }
 
 /** One WebSocket client: its subscriptions, its heartbeat and its slow-consumer limit. */
@@ -45,7 +40,7 @@ class WsConnection implements RealtimeConnection {
     this.sink = {
       send: (frame) => this.send(frame),
       backlogged: () => socket.bufferedAmount > options.maxBufferedBytes / 2,
-      drain: () => waitFor(() => !open() || socket.bufferedAmount <= options.maxBufferedBytes / 4),
+      drain: () => waitUntil(() => !open() || socket.bufferedAmount <= options.maxBufferedBytes / 4),
     }
     socket.on('message', (data, isBinary) => this.onFrame(data, isBinary))
     socket.on('pong', () => {

@@ -36,13 +36,15 @@ export async function buildApp(config: Config, options: { logger?: FastifyServer
     bodyLimit: config.BODY_LIMIT,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     // The router rejects these before any hook runs, so the error handler never sees them.
-    frameworkErrors: (error, _request, reply) =>
-      sendProblem(
+    // A reply is thenable; nothing here waits for it to be sent.
+    frameworkErrors: (error, _request, reply) => {
+      void sendProblem(
         reply,
         error.code === 'FST_ERR_MAX_PARAM_LENGTH'
           ? validationFailed([{ path: '/params/id', message: 'must be a positive 64-bit integer' }])
           : new AppError('bad_request', 'The URL is not validly percent-encoded.'),
-      ),
+      )
+    },
     // Idle keep-alive sockets close at shutdown; requests in flight finish first.
     forceCloseConnections: 'idle',
   }).withTypeProvider<TypeBoxTypeProvider>()

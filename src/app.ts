@@ -3,9 +3,11 @@ import Fastify, { type FastifyServerOptions } from 'fastify'
 import type { Config } from './config.js'
 import { AppError, validationFailed } from './errors.js'
 import busPlugin from './plugins/bus.plugin.js'
+import corsPlugin from './plugins/cors.plugin.js'
 import dbPlugin from './plugins/db.plugin.js'
 import errorsPlugin, { sendProblem } from './plugins/errors.plugin.js'
 import realtimePlugin from './plugins/realtime.plugin.js'
+import securityPlugin from './plugins/security.plugin.js'
 import servicesPlugin from './plugins/services.plugin.js'
 import shutdownPlugin from './plugins/shutdown.plugin.js'
 import swaggerPlugin from './plugins/swagger.plugin.js'
@@ -52,6 +54,8 @@ export async function buildApp(config: Config, options: { logger?: FastifyServer
   await app.register(shutdownPlugin)
   await app.register(validationPlugin)
   await app.register(errorsPlugin)
+  await app.register(securityPlugin)
+  await app.register(corsPlugin, { config })
   await app.register(swaggerPlugin)
   await app.register(dbPlugin, { config })
   await app.register(busPlugin, { config })

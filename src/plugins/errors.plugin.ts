@@ -63,9 +63,14 @@ function fromFastifyError(error: FastifyError): AppError | undefined {
   return undefined
 }
 
+/**
+ * Sends an error as problem JSON. `nosniff` is set here too (security.plugin.ts sets it on the rest),
+ * because router errors are answered before any hook runs.
+ */
 export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply {
   return reply
     .code(error.status)
+    .header('x-content-type-options', 'nosniff')
     .type('application/problem+json')
     .send({
       type: 'about:blank',

@@ -67,13 +67,21 @@ export function useTestApp(overrides: Record<string, string> = {}): TestContext 
     await context.app.ready()
   })
   beforeEach(async () => {
-    await context.app.database.db.execute(sql`TRUNCATE chats, messages RESTART IDENTITY CASCADE`)
+    await resetDatabase(context.app)
   })
   afterAll(async () => {
     await context.app?.close()
     await drop?.()
   })
   return context
+}
+
+/** Empties every table and restarts every id sequence, so each test starts from id 1. */
+export async function resetDatabase(app: App): Promise<void> {
+  await app.database.db.execute(
+    sql`TRUNCATE users, chats, chat_members, messages, message_edits, events, departures RESTART IDENTITY CASCADE`,
+  )
+  await app.database.db.execute(sql`ALTER SEQUENCE log_id_seq RESTART`)
 }
 
 /** The row counts of both tables, read straight from the database. */

@@ -42,7 +42,7 @@ export function createChatsRepository(handle: DatabaseHandle) {
     async insert(title: string, executor: Database = db): Promise<ChatRow> {
       const [row] = await executor.insert(chats).values({ title }).returning(chatColumns)
       if (!row) throw new Error('INSERT … RETURNING returned no row')
-      return row
+      return { ...row, title: row.title ?? '' }
     },
 
     async exists(id: number, executor: Database = db): Promise<boolean> {

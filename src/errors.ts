@@ -16,6 +16,8 @@ const catalogue = {
   bad_request: { status: 400, title: 'Bad Request' },
   unsupported_media_type: { status: 415, title: 'Unsupported Media Type' },
   payload_too_large: { status: 413, title: 'Content Too Large' },
+  unauthorized: { status: 401, title: 'Unauthorized' },
+  forbidden: { status: 403, title: 'Forbidden' },
   not_found: { status: 404, title: 'Not Found' },
   route_not_found: { status: 404, title: 'Not Found' },
   method_not_allowed: { status: 405, title: 'Method Not Allowed' },

@@ -28,6 +28,39 @@ export function routesOf(app: { printRoutes(options: { commonPrefix: boolean }):
   return routes
 }
 
+/** The names of body fields, query parameters and headers the routes declare. */
+export interface FieldNames {
+  body: string[]
+  query: string[]
+  headers: string[]
+}
+
+interface OpenApiOperation {
+  parameters?: { in: string; name: string }[]
+  requestBody?: { content?: Record<string, { schema?: { properties?: Record<string, unknown> } }> }
+}
+
+/**
+ * Field names read from the app's OpenAPI document, so that a field added tomorrow gets wrong
+ * values too. Hidden routes (the unprefixed aliases) share their handlers' schemas.
+ */
+export function fieldsOf(app: { swagger(): unknown }): FieldNames {
+  const document = app.swagger() as { paths?: Record<string, Record<string, OpenApiOperation>> }
+  const fields = { body: new Set<string>(), query: new Set<string>(), headers: new Set<string>() }
+  for (const item of Object.values(document.paths ?? {})) {
+    for (const operation of Object.values(item)) {
+      for (const parameter of operation.parameters ?? []) {
+        if (parameter.in === 'query') fields.query.add(parameter.name)
+        if (parameter.in === 'header') fields.headers.add(parameter.name.toLowerCase())
+      }
+      for (const content of Object.values(operation.requestBody?.content ?? {})) {
+        for (const name of Object.keys(content.schema?.properties ?? {})) fields.body.add(name)
+      }
+    }
+  }
+  return { body: [...fields.body], query: [...fields.query], headers: [...fields.headers] }
+}
+
 /** What a generated request turns into once the ids of live rows are known. */
 export interface MalformedRequest {
   route: RouteEntry
@@ -143,20 +176,22 @@ export function mutatePath(path: string, mutation: string): string {
   return pathMutations[mutation]?.(path) ?? path
 }
 
-const queryKey = fc.oneof(
-  { weight: 4, arbitrary: fc.constantFrom('limit', 'before', 'after', 'chat_id') },
-  { weight: 1, arbitrary: fc.constantFrom('', '__proto__', 'constructor', 'limit[]', 'a[b]') },
-  { weight: 1, arbitrary: anyText.map(percentEncode) },
-)
+const queryKey = (known: string[]) =>
+  fc.oneof(
+    { weight: 4, arbitrary: fc.constantFrom(...known, 'limit') },
+    { weight: 1, arbitrary: fc.constantFrom('', '__proto__', 'constructor', 'limit[]', 'a[b]') },
+    { weight: 1, arbitrary: anyText.map(percentEncode) },
+  )
 const queryValue = fc.oneof(
   { weight: 2, arbitrary: fc.constantFrom('1', '20', '100', '101', '') },
   { weight: 3, arbitrary: badNumber.map(percentEncode) },
   { weight: 2, arbitrary: rawJunk },
   { weight: 1, arbitrary: anyText.map(percentEncode) },
 )
-const query = fc
-  .array(fc.tuple(queryKey, queryValue), { minLength: 1, maxLength: 4 })
-  .map((pairs) => pairs.map(([key, value]) => `${key}=${value}`).join('&'))
+const query = (known: string[]) =>
+  fc
+    .array(fc.tuple(queryKey(known), queryValue), { minLength: 1, maxLength: 4 })
+    .map((pairs) => pairs.map(([key, value]) => `${key}=${value}`).join('&'))
 
 /** JSON values of every type, and strings at and past the limits. */
 const anyValue: fc.Arbitrary<unknown> = fc.oneof(
@@ -164,52 +199,54 @@ const anyValue: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 3, arbitrary: anyText },
   fc.integer(),
   fc.double(),
+  fc.array(fc.oneof(fc.integer(), fc.constant(null), fc.string()), { maxLength: 5 }),
   fc.nat({ max: 6000 }).map((n) => 'x'.repeat(n)),
   fc.constantFrom(' '.repeat(50), 'a'.repeat(200), 'a'.repeat(201), 'b'.repeat(5000), 'b'.repeat(5001)),
   fc.constantFrom('c'.repeat(100_000)),
 )
 
 /** Bodies: field-shaped objects with wrong values, any JSON, broken JSON, invalid UTF-8, oversize. */
-const body: fc.Arbitrary<string | Buffer> = fc.oneof(
-  {
-    weight: 5,
-    arbitrary: fc
-      .record({ title: anyValue, text: anyValue, chat_id: anyValue }, { requiredKeys: [] })
-      .map((value) => JSON.stringify(value)),
-  },
-  { weight: 2, arbitrary: fc.jsonValue().map((value) => JSON.stringify(value)) },
-  {
-    weight: 3,
-    arbitrary: fc.constantFrom(
-      '',
-      '{',
-      '}',
-      '{"title":',
-      '{"title":"x",}',
-      "{'title':'x'}",
-      '{"title":"x"}{"title":"y"}',
-      '{"title": NaN}',
-      'undefined',
-      '{"__proto__":{"title":"x"},"title":"p"}',
-      '{"constructor":{"prototype":{"x":1}},"text":"p"}',
-      '{"text":"\\ud800"}',
-      '{"title":"a\\u0000b"}',
-      '{"text":"\\',
-      '['.repeat(10_000),
-      `{"title":"${'x'.repeat(1_048_577)}"}`,
-    ),
-  },
-  { weight: 1, arbitrary: anyText },
-  {
-    weight: 1,
-    arbitrary: fc.constantFrom(
-      Buffer.from([0xff, 0xfe, 0xfd]),
-      Buffer.concat([Buffer.from('{"title":"'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}')]),
-      Buffer.concat([Buffer.from('{"text":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]),
-      Buffer.from('\u0000\u0000\u0000'),
-    ),
-  },
-)
+const body = (known: string[]): fc.Arbitrary<string | Buffer> =>
+  fc.oneof(
+    {
+      weight: 5,
+      arbitrary: fc
+        .array(fc.tuple(fc.constantFrom(...known, 'title', 'text'), anyValue), { maxLength: 4 })
+        .map((entries) => JSON.stringify(Object.fromEntries(entries))),
+    },
+    { weight: 2, arbitrary: fc.jsonValue().map((value) => JSON.stringify(value)) },
+    {
+      weight: 3,
+      arbitrary: fc.constantFrom(
+        '',
+        '{',
+        '}',
+        '{"title":',
+        '{"title":"x",}',
+        "{'title':'x'}",
+        '{"title":"x"}{"title":"y"}',
+        '{"title": NaN}',
+        'undefined',
+        '{"__proto__":{"title":"x"},"title":"p"}',
+        '{"constructor":{"prototype":{"x":1}},"text":"p"}',
+        '{"text":"\\ud800"}',
+        '{"title":"a\\u0000b"}',
+        '{"text":"\\',
+        '['.repeat(10_000),
+        `{"title":"${'x'.repeat(1_048_577)}"}`,
+      ),
+    },
+    { weight: 1, arbitrary: anyText },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        Buffer.from([0xff, 0xfe, 0xfd]),
+        Buffer.concat([Buffer.from('{"title":"'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}')]),
+        Buffer.concat([Buffer.from('{"text":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]),
+        Buffer.from('\u0000\u0000\u0000'),
+      ),
+    },
+  )
 
 const otherContentTypes = fc.constantFrom(
   'application/json; charset=utf-8',
@@ -232,22 +269,28 @@ const contentType = fc.oneof(
   { weight: 2, arbitrary: otherContentTypes },
 )
 
-const headers = fc.record(
-  {
-    origin: fc.constantFrom('https://listed.example', 'https://stranger.example', 'null', ''),
-    'access-control-request-method': fc.constantFrom('POST', 'DELETE', 'BREW', ''),
-    'last-event-id': fc.oneof(badNumber, rawJunk, anyText.map(percentEncode)),
-    accept: fc.constantFrom('text/event-stream', 'application/xml', '*/*', ''),
-  },
-  { requiredKeys: [] },
-)
+const headerValue = fc.oneof(badNumber, rawJunk, anyText.map(percentEncode))
+const headers = (known: string[]) =>
+  fc
+    .tuple(
+      fc.record(
+        {
+          origin: fc.constantFrom('https://listed.example', 'https://stranger.example', 'null', ''),
+          'access-control-request-method': fc.constantFrom('POST', 'DELETE', 'BREW', ''),
+          accept: fc.constantFrom('text/event-stream', 'application/xml', '*/*', ''),
+        },
+        { requiredKeys: [] },
+      ),
+      fc.array(fc.tuple(fc.constantFrom(...known, 'last-event-id'), headerValue), { maxLength: 2 }),
+    )
+    .map(([fixed, declared]) => ({ ...fixed, ...Object.fromEntries(declared) }))
 
 /** `arbitrary` in `weight` of 4 cases, null otherwise. */
 const sometimes = <T>(arbitrary: fc.Arbitrary<T>, weight: number) =>
   fc.oneof({ weight: 4 - weight, arbitrary: fc.constant(null) }, { weight, arbitrary })
 
 /** A request that is wrong in one or more ways: method, path, id, query, body, content type. */
-export function malformedRequest(routes: RouteEntry[]): fc.Arbitrary<MalformedRequest> {
+export function malformedRequest(routes: RouteEntry[], fields: FieldNames): fc.Arbitrary<MalformedRequest> {
   return fc
     .record({
       route: fc.constantFrom(...routes),
@@ -256,10 +299,10 @@ export function malformedRequest(routes: RouteEntry[]): fc.Arbitrary<MalformedRe
       ownIndex: fc.nat(),
       params: fc.array(param, { minLength: 3, maxLength: 3 }),
       pathMutation: sometimes(pathMutation, 1),
-      query: sometimes(query, 2),
-      body: sometimes(body, 3),
+      query: sometimes(query(fields.query), 2),
+      body: sometimes(body(fields.body), 3),
       contentType: sometimes(contentType, 3),
-      headers,
+      headers: headers(fields.headers),
     })
     .map(({ route, ownMethod, anyMethod, ownIndex, ...rest }) => ({
       route,

@@ -51,6 +51,9 @@ export async function buildApp(config: Config, options: { logger?: FastifyServer
     },
     // Idle keep-alive sockets close at shutdown; requests in flight finish first.
     forceCloseConnections: 'idle',
+    // Opening PGlite and migrating takes 5–9 s on a busy 2-core machine; avvio's default of 10 s per
+    // plugin aborted healthy boots. A database that does not answer fails sooner, on its own timeout.
+    pluginTimeout: 60_000,
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   await app.register(shutdownPlugin)

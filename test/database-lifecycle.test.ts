@@ -36,6 +36,15 @@ describe('GET /ready', () => {
 })
 
 describe('booting against a database', () => {
+  it('gives a plugin a minute to start, as opening PGlite and migrating takes seconds on a busy machine', async () => {
+    const app = await buildApp(testConfig(), { logger: false })
+    try {
+      expect(app.initialConfig.pluginTimeout).toBeGreaterThanOrEqual(60_000)
+    } finally {
+      await app.close()
+    }
+  })
+
   it('fails with a clear message when DATABASE_URL does not answer', async () => {
     const port = await freePort()
     await expect(

@@ -14,6 +14,7 @@ import swaggerPlugin from './plugins/swagger.plugin.js'
 import validationPlugin from './plugins/validation.plugin.js'
 import identityPlugin from './plugins/identity.plugin.js'
 import chatRoutes, { chatRoutesV1 } from './routes/chats.routes.js'
+import conversationRoutes from './routes/conversations.routes.js'
 import healthRoutes from './routes/health.routes.js'
 import messageRoutes, { messageRoutesV1 } from './routes/messages.routes.js'
 import realtimeRoutes from './routes/realtime.routes.js'
@@ -75,6 +76,7 @@ export async function buildApp(config: Config, options: { logger?: FastifyServer
       await api.register(chatRoutesV1)
       await api.register(messageRoutes)
       await api.register(messageRoutesV1)
+      await api.register(conversationRoutes)
       await api.register(realtimeRoutes, {
         maxSubscriptions: config.WS_MAX_SUBSCRIPTIONS,
         maxBufferedBytes: config.REALTIME_MAX_BUFFERED_BYTES,

@@ -4,14 +4,21 @@ import { createChatsRepository } from '../repositories/chats.repository.js'
 import { createLogRepository } from '../repositories/log.repository.js'
 import { createMessagesRepository } from '../repositories/messages.repository.js'
 import { type Access, createAccessPolicy } from '../services/access.js'
+import { createInboxRepository } from '../repositories/inbox.repository.js'
 import { type ChatService, createChatService } from '../services/chats.service.js'
+import { type ConversationService, createConversationService } from '../services/conversations.service.js'
 import { createMessageService, type MessageService } from '../services/messages.service.js'
 import { createRealtimeService, type RealtimeService } from '../services/realtime.service.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     access: Access
-    services: { chats: ChatService; messages: MessageService; realtime: RealtimeService }
+    services: {
+      chats: ChatService
+      messages: MessageService
+      conversations: ConversationService
+      realtime: RealtimeService
+    }
   }
 }
 
@@ -27,6 +34,14 @@ export default fp<{ config: Config; membersOnly: boolean }>(
     app.decorate('services', {
       chats: createChatService({ database, chats, log, bus: app.bus, access }),
       messages: createMessageService({ database, messages, chats, log, bus: app.bus, access }),
+      conversations: createConversationService({
+        database,
+        inbox: createInboxRepository(database),
+        chats,
+        log,
+        bus: app.bus,
+        access,
+      }),
       realtime: createRealtimeService({ database, log, chats, access }),
     })
   },

@@ -148,9 +148,9 @@ export class RealtimeEngine {
 
   /** Closes connections (1001), then stops the tail and the channels. */
   async close(): Promise<void> {
+    this.tail.stop()
     await this.hub.close()
     this.stopReconnect()
-    await this.tail.stop()
     this.channels.close()
   }
 

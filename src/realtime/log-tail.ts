@@ -39,7 +39,6 @@ export class LogTail {
   private watermarkValue: number | undefined
   private readonly pending: Sample[] = []
   private timer: NodeJS.Timeout | undefined
-  private running: Promise<void> | undefined
   private stopped = false
 
   constructor(private readonly options: LogTailOptions) {}
@@ -52,18 +51,20 @@ export class LogTail {
   start(): void {
     const loop = () => {
       if (this.stopped) return
-      this.running = this.tick().finally(() => {
-        this.running = undefined
+      void this.tick().finally(() => {
         if (!this.stopped) this.timer = setTimeout(loop, this.options.intervalMs)
       })
     }
     loop()
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops the rounds. A round still waiting on the database is not awaited (shutdown must not hang
+   * on a stuck database); whatever it finds afterwards is ignored.
+   */
+  stop(): void {
     this.stopped = true
     clearTimeout(this.timer)
-    await this.running
   }
 
   /** One round: sample, advance the watermark if possible, catch channels up. Never throws. */
@@ -82,7 +83,7 @@ export class LogTail {
         stable = Math.max(stable ?? 0, oldest.last)
         this.pending.shift()
       }
-      if (stable === undefined) return
+      if (stable === undefined || this.stopped) return
       const previous = this.watermarkValue
       if (previous === undefined) {
         // Nothing on this instance is older than the first watermark: start from it.
@@ -94,10 +95,11 @@ export class LogTail {
       for (let from = previous; from < stable; from = Math.min(stable, from + MAX_RANGE)) {
         await this.catchUp(from, Math.min(stable, from + MAX_RANGE))
       }
+      if (this.stopped) return
       this.watermarkValue = stable
       this.options.onAdvance(stable)
     } catch (error) {
-      this.options.onError(error)
+      if (!this.stopped) this.options.onError(error)
     }
   }
 

@@ -1,10 +1,13 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Fastify, { type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { Config } from './config.js'
+import { redactTokens } from './auth/redact.js'
 import { AppError, validationFailed } from './errors.js'
+import authPlugin from './plugins/auth.plugin.js'
 import busPlugin from './plugins/bus.plugin.js'
 import dbPlugin from './plugins/db.plugin.js'
 import errorsPlugin, { sendProblem } from './plugins/errors.plugin.js'
+import rateLimitPlugin from './plugins/rate-limit.plugin.js'
 import realtimePlugin from './plugins/realtime.plugin.js'
 import servicesPlugin from './plugins/services.plugin.js'
 import shutdownPlugin from './plugins/shutdown.plugin.js'
@@ -13,14 +16,25 @@ import validationPlugin from './plugins/validation.plugin.js'
 import chatRoutes from './routes/chats.routes.js'
 import healthRoutes from './routes/health.routes.js'
 import messageRoutes from './routes/messages.routes.js'
+import userRoutes from './routes/users.routes.js'
 
 /** pino options: structured JSON, secrets and message bodies redacted, pretty only on a terminal. */
 export function loggerOptions(config: Config, pretty = false): FastifyServerOptions['logger'] {
   return {
     level: config.LOG_LEVEL,
     redact: {
-      paths: ['req.headers.authorization', 'req.headers.cookie', '*.text', '*.token'],
+      paths: ['req.headers.authorization', 'req.headers.cookie', '*.text', '*.token', '*.access_token'],
       censor: '[redacted]',
+    },
+    // Fastify's request serializer, with `?access_token=` (realtime routes) masked in the URL.
+    serializers: {
+      req: (request: FastifyRequest) => ({
+        method: request.method,
+        url: redactTokens(request.url),
+        host: request.host,
+        remoteAddress: request.ip,
+        remotePort: request.socket?.remotePort,
+      }),
     },
     ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } } } : {}),
   }
@@ -53,6 +67,8 @@ export async function buildApp(config: Config, options: { logger?: FastifyServer
   await app.register(swaggerPlugin)
   await app.register(dbPlugin, { config })
   await app.register(busPlugin, { config })
+  await app.register(authPlugin, { config })
+  await app.register(rateLimitPlugin, { config })
   await app.register(servicesPlugin)
   await app.register(realtimePlugin, { config })
 
@@ -61,6 +77,7 @@ export async function buildApp(config: Config, options: { logger?: FastifyServer
     async (api) => {
       await api.register(chatRoutes)
       await api.register(messageRoutes)
+      await api.register(userRoutes)
     },
     { prefix: '/api/v1' },
   )

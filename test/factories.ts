@@ -1,4 +1,5 @@
 import type { App } from '../src/app.js'
+import { admin } from '../src/auth/identity.js'
 
 /** Creates a chat through the service layer (the rules apply, HTTP is skipped). */
 export async function createChat(app: App, title = 'A chat') {
@@ -16,4 +17,21 @@ export async function sendMessages(
   for (let i = 0; i < count; i++)
     sent.push(await app.services.messages.sendMessage(chatId, { text: text(i) }))
   return sent
+}
+
+/** Creates a user through the service layer as the admin (allowed in both modes); returns its row. */
+export async function createUser(app: App, username: string, displayName?: string) {
+  return app.services.users.createUser(admin, { username, display_name: displayName })
+}
+
+/** A valid token for the user, signed with the app's secret (AUTH_SECRET, or open mode's stored one). */
+export async function tokenFor(app: App, userId: number, ttlSeconds = 3600): Promise<string> {
+  return (await app.auth.tokens.sign(userId, ttlSeconds)).token
+}
+
+/** Creates a user and returns it with `headers` that authenticate as it. */
+export async function createUserWithToken(app: App, username: string) {
+  const user = await createUser(app, username)
+  const token = await tokenFor(app, user.id)
+  return { ...user, token, headers: { authorization: `Bearer ${token}` } }
 }

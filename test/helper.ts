@@ -82,7 +82,24 @@ export async function resetDatabase(app: App): Promise<void> {
     sql`TRUNCATE users, chats, chat_members, messages, message_edits, events, departures RESTART IDENTITY CASCADE`,
   )
   await app.database.db.execute(sql`ALTER SEQUENCE log_id_seq RESTART`)
+  // User ids restart too: what the authenticator remembers about the old ones no longer holds.
+  app.auth.authenticator.forget()
 }
+
+/**
+ * Token mode for `useTestApp(TOKEN_MODE)`: a signing secret and an admin key of the minimum length.
+ * Combine with other overrides by spreading.
+ */
+export const TOKEN_MODE = {
+  AUTH_SECRET: 'test-auth-secret-0123456789abcdef',
+  ADMIN_KEY: 'test-admin-key-0123456789abcdefgh',
+} as const
+
+/** Headers that present a bearer token (a user's token, or the admin key). */
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
+
+/** The admin key of {@link TOKEN_MODE} as request headers. */
+export const asAdmin = bearer(TOKEN_MODE.ADMIN_KEY)
 
 /** The row counts of both tables, read straight from the database. */
 export async function countRows(app: App): Promise<{ chats: number; messages: number }> {

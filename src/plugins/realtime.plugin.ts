@@ -30,6 +30,10 @@ export default fp<{ config: Config }>(
     const limits = { maxBufferedBytes: config.REALTIME_MAX_BUFFERED_BYTES }
     await app.register(
       async (api) => {
+        // Browsers cannot set headers on WebSocket and EventSource requests: these accept ?access_token=.
+        api.addHook('onRoute', (route) => {
+          route.config = { ...route.config, allowQueryToken: true }
+        })
         await api.register(wsGateway, {
           hub,
           feeds,

@@ -22,7 +22,7 @@ export const ConfigSchema = Type.Object({
   MIGRATE_ON_START: Type.Boolean({ default: true }),
   /** Redis connection string for fanning realtime events out across instances. In-process bus when absent. */
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
-  /** Prefix of the Redis channels, so that several Parley deployments can share one Redis. */
+  /** Prefix of the Redis channels and keys (rate limits), so that several deployments can share one Redis. */
   REDIS_CHANNEL_PREFIX: Type.String({ default: 'parley:', minLength: 1, maxLength: 100 }),
   /** Largest accepted request body, in bytes. */
   BODY_LIMIT: Type.Integer({ default: 1_048_576, minimum: 1024, maximum: 104_857_600 }),
@@ -52,18 +52,21 @@ export const ConfigSchema = Type.Object({
   AUTH_MODE: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('token')])),
   /** The HS256 key user tokens are signed with, at least 32 bytes. Setting it selects token mode. No default. */
   AUTH_SECRET: Type.Optional(Type.String()),
-  /** The application backend's bearer key (admin: every right, never rate-limited), at least 32 bytes. Required in token mode. */
+  /**
+   * The application backend's bearer key (admin: every right, never rate-limited), at least 32 bytes.
+   * Required in token mode, optional in open mode.
+   */
   ADMIN_KEY: Type.Optional(Type.String()),
   /**
    * How long a user id seen in a valid token is trusted to exist without asking the database again, in
    * milliseconds; 0 asks on every request. A deleted user's tokens stop working within this time.
    */
   AUTH_USER_CACHE_MS: Type.Integer({ default: 5_000, minimum: 0, maximum: 3_600_000 }),
-  /** Lifetime of tokens Parley issues when none is asked for (POST /users in open mode, POST /users/{id}/tokens), in seconds. */
+  /** Lifetime in seconds of the tokens Parley issues when none is asked for (open-mode sign-up, POST /users/{id}/tokens). */
   AUTH_TOKEN_TTL_SECONDS: Type.Integer({ default: 86_400, minimum: 60, maximum: 31_536_000 }),
   /** The longest `ttl_seconds` POST /users/{id}/tokens accepts, in seconds. */
   AUTH_TOKEN_MAX_TTL_SECONDS: Type.Integer({ default: 2_592_000, minimum: 60, maximum: 31_536_000 }),
-  /** `on` or `off`. Default: on in token mode, off in open mode. Shared across instances through Redis when REDIS_URL is set. */
+  /** `on` or `off`; default on in token mode, off in open mode. Counts are shared through Redis when REDIS_URL is set. */
   RATE_LIMIT: Type.Optional(Type.Union([Type.Literal('on'), Type.Literal('off')])),
   /** Message sends (POST …/chats/{id}/messages) one user (or anonymous client IP) may make per window. */
   RATE_LIMIT_SEND_MAX: Type.Integer({ default: 120, minimum: 1, maximum: 1_000_000 }),

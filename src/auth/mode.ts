@@ -40,7 +40,9 @@ export function authConfigErrors(config: Config): string[] {
   const mode = authMode(config)
   const secretHint = `at least ${MIN_SECRET_BYTES} bytes, e.g. the output of \`openssl rand -base64 48\``
   if (config.AUTH_MODE === 'open' && config.AUTH_SECRET) {
-    errors.push('AUTH_MODE=open: cannot be combined with AUTH_SECRET (unset AUTH_SECRET, or use AUTH_MODE=token)')
+    errors.push(
+      'AUTH_MODE=open: cannot be combined with AUTH_SECRET (unset AUTH_SECRET, or use AUTH_MODE=token)',
+    )
   }
   if (mode === 'token') {
     if (!config.AUTH_SECRET) errors.push(`AUTH_SECRET: required in token mode (${secretHint})`)

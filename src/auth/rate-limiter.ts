@@ -67,7 +67,12 @@ export function createRateLimiter({
       const options = { points: rule.max, duration: rule.windowSeconds, keyPrefix: `${keyPrefix}${category}` }
       const memory = new RateLimiterMemory(options)
       const limiter: RateLimiterAbstract = redis
-        ? new RateLimiterRedis({ ...options, storeClient: redis, rejectIfRedisNotReady: true, insuranceLimiter: memory })
+        ? new RateLimiterRedis({
+            ...options,
+            storeClient: redis,
+            rejectIfRedisNotReady: true,
+            insuranceLimiter: memory,
+          })
         : memory
       return [category, limiter]
     }),
@@ -81,7 +86,13 @@ export function createRateLimiter({
       const limit = rules[category].max
       try {
         const result = await limiters[category].consume(key)
-        return { allowed: true, retryAfterMs: 0, limit, remaining: result.remainingPoints, resetMs: result.msBeforeNext }
+        return {
+          allowed: true,
+          retryAfterMs: 0,
+          limit,
+          remaining: result.remainingPoints,
+          resetMs: result.msBeforeNext,
+        }
       } catch (rejection) {
         // The library rejects with a RateLimiterRes when over the limit, with an Error when its store fails.
         if (!(rejection instanceof RateLimiterRes)) throw rejection

@@ -11,7 +11,8 @@ export function redactTokens(url: string): string {
     .split('&')
     .map((pair) => {
       const equals = pair.indexOf('=')
-      const rawKey = equals === -1 ? pair : pair.slice(0, equals)
+      if (equals === -1) return pair
+      const rawKey = pair.slice(0, equals)
       let key = rawKey
       try {
         key = decodeURIComponent(rawKey.replace(/\+/g, ' '))

@@ -30,8 +30,9 @@ export interface TokenService {
   verify(token: string): Promise<VerifiedToken>
 }
 
-export const invalidToken = (detail = 'The bearer token is malformed, expired, or not signed by this server.') =>
-  new AppError('invalid_token', detail)
+export const invalidToken = (
+  detail = 'The bearer token is malformed, expired, or not signed by this server.',
+) => new AppError('invalid_token', detail)
 
 /**
  * HS256 JWTs: `{sub: "<user id>", iat, exp}`. Verification pins the algorithm to HS256 (so `none`,
@@ -70,7 +71,8 @@ export async function createTokenService(secret: Uint8Array): Promise<TokenServi
         // Every failure, expected (expired, bad signature) or not (a claim of an odd type), is a 401.
         throw invalidToken()
       }
-      const userId = typeof payload.sub === 'string' && SUB_PATTERN.test(payload.sub) ? Number(payload.sub) : 0
+      const userId =
+        typeof payload.sub === 'string' && SUB_PATTERN.test(payload.sub) ? Number(payload.sub) : 0
       if (userId < 1 || userId > MAX_ID) throw invalidToken('The bearer token does not name a user.')
       return { userId, validUntil: (Number(payload.exp) + CLOCK_TOLERANCE_SECONDS) * 1000 }
     },

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import type {} from '@fastify/websocket'
 import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { type Authenticator, createAuthenticator } from '../auth/authenticator.js'
@@ -105,6 +106,12 @@ export default fp<{ config: Config }>(
         return
       }
       request.identity = await authenticator.identify(presentedToken(request))
+    })
+    // A refused WebSocket handshake: this hook threw before @fastify/websocket's own onRequest hook
+    // claimed the socket, so its cleanup does not run. The 401 is written; close the socket after it,
+    // or it would stay open (and hold up shutdown) with nobody to end it.
+    app.addHook('onResponse', async (request) => {
+      if (request.raw.headers.upgrade !== undefined && !request.ws) request.raw.socket?.destroy()
     })
     app.log.info({ mode }, `authentication: ${mode} mode`)
   },

@@ -85,7 +85,8 @@ function fromFastifyError(error: FastifyError): AppError | undefined {
 export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply {
   // RFC 6750: a 401 names the scheme, and says when the token presented was the problem.
   if (error.status === 401) {
-    reply.header('www-authenticate', error.code === 'invalid_token' ? 'Bearer error="invalid_token"' : 'Bearer')
+    const challenge = error.code === 'invalid_token' ? 'Bearer error="invalid_token"' : 'Bearer'
+    reply.header('www-authenticate', challenge)
   }
   return reply
     .code(error.status)

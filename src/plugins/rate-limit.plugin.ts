@@ -90,7 +90,10 @@ export default fp<{ config: Config }>(
       reply.header('ratelimit-reset', resetSeconds)
       if (!decision.allowed) {
         reply.header('retry-after', resetSeconds)
-        throw new AppError('rate_limited', `Too many ${what[category]}: try again in ${resetSeconds} seconds.`)
+        throw new AppError(
+          'rate_limited',
+          `Too many ${what[category]}: try again in ${resetSeconds} seconds.`,
+        )
       }
     })
     app.log.info({ store: redis ? 'redis' : 'memory' }, 'rate limits on')

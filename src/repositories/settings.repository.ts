@@ -10,7 +10,9 @@ export function createSettingsRepository(handle: DatabaseHandle) {
      * transaction is in flight: it waits for it), and the SELECT, a new statement, then sees the winner.
      */
     async getOrInsert(key: string, candidate: string): Promise<string> {
-      await handle.rows(sql`INSERT INTO settings (key, value) VALUES (${key}, ${candidate}) ON CONFLICT (key) DO NOTHING`)
+      await handle.rows(
+        sql`INSERT INTO settings (key, value) VALUES (${key}, ${candidate}) ON CONFLICT (key) DO NOTHING`,
+      )
       const [row] = await handle.rows<{ value: string }>(sql`SELECT value FROM settings WHERE key = ${key}`)
       if (!row) throw new Error(`setting ${key} vanished after it was stored`)
       return row.value

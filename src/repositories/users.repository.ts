@@ -34,7 +34,12 @@ export function createUsersRepository(handle: DatabaseHandle) {
      * lower(username) decides, so two concurrent sign-ups cannot both win. Undefined when taken.
      */
     async insert(user: { username: string; displayName: string }): Promise<UserRow | undefined> {
-      const [row] = await handle.rows<{ id: number | string; username: string; display_name: string; created_at: string }>(sql`
+      const [row] = await handle.rows<{
+        id: number | string
+        username: string
+        display_name: string
+        created_at: string
+      }>(sql`
         INSERT INTO users (username, display_name) VALUES (${user.username}, ${user.displayName})
         ON CONFLICT ((lower(username))) DO NOTHING
         RETURNING id, username, display_name, ${utcIso(sql`created_at`)} AS created_at`)

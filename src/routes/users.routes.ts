@@ -13,10 +13,14 @@ import {
 const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { users } = app.services
 
-  app.post('/users', { schema: { ...createUserSchema, operationId: 'createUser' } }, async (request, reply) => {
-    const user = await users.createUser(request.identity, request.body)
-    return reply.code(201).send(user)
-  })
+  app.post(
+    '/users',
+    { schema: { ...createUserSchema, operationId: 'createUser' } },
+    async (request, reply) => {
+      const user = await users.createUser(request.identity, request.body)
+      return reply.code(201).send(user)
+    },
+  )
 
   app.get('/users', { schema: { ...listUsersSchema, operationId: 'listUsers' } }, async (request) => {
     const { q, after, limit } = request.query
@@ -45,7 +49,11 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const issued = await users.issueToken(request.identity, toId(request.params.id), request.body.ttl_seconds)
+      const issued = await users.issueToken(
+        request.identity,
+        toId(request.params.id),
+        request.body.ttl_seconds,
+      )
       return reply.code(201).send(issued)
     },
   )

@@ -14,7 +14,12 @@ import {
 
 export const DISPLAY_NAME_MAX = 100
 
-const example = { id: 1, username: 'alice', display_name: 'Alice Liddell', created_at: '2026-11-22T10:58:45.123456Z' }
+const example = {
+  id: 1,
+  username: 'alice',
+  display_name: 'Alice Liddell',
+  created_at: '2026-11-22T10:58:45.123456Z',
+}
 
 export const User = Type.Object(
   {
@@ -50,7 +55,9 @@ export const CreateUserBody = Type.Object(
       pattern: USERNAME_PATTERN,
       description: '3–50 characters from A–Z a–z 0–9 _ . -, unique ignoring case.',
     }),
-    display_name: Type.Optional(Type.Union([DisplayName, Type.Null()], { description: 'Absent or null: the username.' })),
+    display_name: Type.Optional(
+      Type.Union([DisplayName, Type.Null()], { description: 'Absent or null: the username.' }),
+    ),
   },
   { examples: [{ username: 'alice', display_name: 'Alice Liddell' }] },
 )
@@ -66,7 +73,8 @@ export const ListUsersQuery = Type.Object({
     Type.String({
       maxLength: 100,
       pattern: STORABLE_TEXT_PATTERN,
-      description: 'Only users whose username or display name starts with this, ignoring case. `%` and `_` are literal.',
+      description:
+        'Only users whose username or display name starts with this, ignoring case. `%` and `_` are literal.',
     }),
   ),
   after: Type.Optional(Cursor('Only users with a larger id: the next page after the last id you have.')),
@@ -85,7 +93,8 @@ export const IssueTokenBody = Type.Object(
     ttl_seconds: Type.Optional(
       Type.Integer({
         minimum: 1,
-        description: 'Lifetime; AUTH_TOKEN_TTL_SECONDS (1 day) when absent, at most AUTH_TOKEN_MAX_TTL_SECONDS (30 days).',
+        description:
+          'Lifetime; AUTH_TOKEN_TTL_SECONDS (1 day) when absent, at most AUTH_TOKEN_MAX_TTL_SECONDS (30 days).',
       }),
     ),
   },
@@ -97,12 +106,20 @@ export const IssuedToken = Type.Object(
     token: Type.String({ description: 'An HS256 JWT: send it as `Authorization: Bearer <token>`.' }),
     expires_at: Timestamp,
   },
-  { examples: [{ token: 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0.…', expires_at: '2026-11-23T10:58:45.000Z' }] },
+  {
+    examples: [
+      {
+        token: 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0.…',
+        expires_at: '2026-11-23T10:58:45.000Z',
+      },
+    ],
+  },
 )
 
 export const createUserSchema = {
   summary: 'Create a user',
-  description: 'Open mode: anyone, and the answer carries a token for the new user. Token mode: the admin key only.',
+  description:
+    'Open mode: anyone, and the answer carries a token for the new user. Token mode: the admin key only.',
   tags: ['users'],
   body: CreateUserBody,
   response: { 201: CreatedUser, ...problemResponses(403, 409, ...bodyErrors) },

@@ -82,7 +82,11 @@ export function createUsersService({
     },
 
     /** Keyset page by id; `q` is a case-insensitive prefix of the username or display name. */
-    async listUsers(page: { q?: string | undefined; after?: number | undefined; limit: number }): Promise<UserRow[]> {
+    async listUsers(page: {
+      q?: string | undefined
+      after?: number | undefined
+      limit: number
+    }): Promise<UserRow[]> {
       return users.list({ prefix: page.q, after: page.after, limit: page.limit })
     },
 

@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyRequest, type FastifyServerOptions } from 'fastify'
-import type { Config } from './config.js'
 import { redactTokens } from './auth/redact.js'
+import type { Config } from './config.js'
 import { AppError, validationFailed } from './errors.js'
 import authPlugin from './plugins/auth.plugin.js'
 import busPlugin from './plugins/bus.plugin.js'

@@ -87,7 +87,7 @@ export async function resetDatabase(app: App): Promise<void> {
 }
 
 /**
- * Token mode for `useTestApp(TOKEN_MODE)`: a signing secret and an admin key of the minimum length.
+ * Token mode for `useTestApp(TOKEN_MODE)`: a signing secret and an admin key (33 bytes each).
  * Combine with other overrides by spreading.
  */
 export const TOKEN_MODE = {

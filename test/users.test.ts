@@ -1,7 +1,9 @@
 import { sql } from 'drizzle-orm'
 import { describe, expect, it } from 'vitest'
+import { anonymous } from '../src/auth/identity.js'
+import { usernameRules } from '../src/services/users.service.js'
 import { createUser, tokenFor } from './factories.js'
-import { bearer, expectProblem, ISO_UTC, useTestApp } from './helper.js'
+import { bearer, expectProblem, ISO_UTC, TOKEN_MODE, useTestApp } from './helper.js'
 
 // Open mode, the default: anyone creates users and gets a token for the new user back.
 const t = useTestApp()
@@ -219,5 +221,60 @@ describe('POST /api/v1/users/{id}/tokens in open mode', () => {
     expectProblem(await t.app.inject({ method: 'POST', url }), 401, 'unauthorized')
     const headers = bearer(await tokenFor(t.app, user.id))
     expectProblem(await t.app.inject({ method: 'POST', url, headers }), 403, 'forbidden')
+  })
+})
+
+describe('POST /api/v1/users/{id}/tokens in open mode with ADMIN_KEY set', () => {
+  const withKey = useTestApp({ ADMIN_KEY: TOKEN_MODE.ADMIN_KEY })
+
+  it('lets the admin issue a token that works', async () => {
+    const user = await createUser(withKey.app, 'lee')
+    const response = await withKey.app.inject({
+      method: 'POST',
+      url: `/api/v1/users/${user.id}/tokens`,
+      headers: bearer(TOKEN_MODE.ADMIN_KEY),
+    })
+    expect(response.statusCode, response.body).toBe(201)
+    const me = await withKey.app.inject({ url: '/api/v1/me', headers: bearer(response.json().token) })
+    expect(me.json()).toMatchObject({ id: user.id, username: 'lee' })
+  })
+})
+
+describe('the users service for other dialects', () => {
+  it('takes a username rule: the original mini backend allows ASCII letters and digits only', async () => {
+    const users = t.app.services.users
+    const created = await users.createUser(anonymous, { username: 'mini42' }, usernameRules.alphanumeric)
+    expect(created.username).toBe('mini42')
+    await expect(
+      users.createUser(anonymous, { username: 'a_b' }, usernameRules.alphanumeric),
+    ).rejects.toMatchObject({
+      code: 'validation_failed',
+      errors: [{ path: '/body/username', message: 'must be 3–50 ASCII letters and digits' }],
+    })
+    // Uniqueness ignoring case is shared by every dialect.
+    await expect(users.createUser(anonymous, { username: 'MINI42' })).rejects.toMatchObject({
+      code: 'username_taken',
+    })
+  })
+})
+
+describe('the OpenAPI document', () => {
+  it('lists every users operation with its success and error statuses', async () => {
+    const doc = (await t.app.inject({ url: '/openapi.json' })).json() as {
+      paths: Record<string, Record<string, { responses: Record<string, unknown> }>>
+    }
+    const expected: [string, string, string[]][] = [
+      ['/api/v1/users', 'post', ['201', '401', '403', '409', '422', '429']],
+      ['/api/v1/users', 'get', ['200', '401', '422']],
+      ['/api/v1/users/{id}', 'get', ['200', '401', '404']],
+      ['/api/v1/me', 'get', ['200', '401', '403']],
+      ['/api/v1/me', 'patch', ['200', '401', '403', '422', '429']],
+      ['/api/v1/users/{id}/tokens', 'post', ['201', '401', '403', '404', '422']],
+    ]
+    for (const [path, method, statuses] of expected) {
+      const responses = Object.keys(doc.paths[path]?.[method]?.responses ?? {})
+      expect(responses, `${method} ${path}`).toEqual(expect.arrayContaining(statuses))
+    }
+    expect(doc.paths['/users']).toBeUndefined()
   })
 })

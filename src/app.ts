@@ -1,5 +1,6 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import { authMode } from './auth/mode.js'
 import { redactTokens } from './auth/redact.js'
 import type { Config } from './config.js'
 import { AppError, validationFailed } from './errors.js'
@@ -13,9 +14,12 @@ import servicesPlugin from './plugins/services.plugin.js'
 import shutdownPlugin from './plugins/shutdown.plugin.js'
 import swaggerPlugin from './plugins/swagger.plugin.js'
 import validationPlugin from './plugins/validation.plugin.js'
-import chatRoutes from './routes/chats.routes.js'
+import identityPlugin from './plugins/identity.plugin.js'
+import chatRoutes, { chatRoutesV1 } from './routes/chats.routes.js'
+import conversationRoutes from './routes/conversations.routes.js'
 import healthRoutes from './routes/health.routes.js'
-import messageRoutes from './routes/messages.routes.js'
+import messageRoutes, { messageRoutesV1 } from './routes/messages.routes.js'
+import realtimeRoutes from './routes/realtime.routes.js'
 import userRoutes from './routes/users.routes.js'
 
 /** pino options: structured JSON, secrets and message bodies redacted, pretty only on a terminal. */
@@ -67,17 +71,25 @@ export async function buildApp(config: Config, options: { logger?: FastifyServer
   await app.register(swaggerPlugin)
   await app.register(dbPlugin, { config })
   await app.register(busPlugin, { config })
+  await app.register(identityPlugin)
   await app.register(authPlugin, { config })
   await app.register(rateLimitPlugin, { config })
-  await app.register(servicesPlugin)
+  await app.register(servicesPlugin, { config, membersOnly: authMode(config) === 'token' })
   await app.register(realtimePlugin, { config })
 
   await app.register(healthRoutes)
   await app.register(
     async (api) => {
       await api.register(chatRoutes)
+      await api.register(chatRoutesV1)
       await api.register(messageRoutes)
+      await api.register(messageRoutesV1)
+      await api.register(conversationRoutes)
       await api.register(userRoutes)
+      await api.register(realtimeRoutes, {
+        maxSubscriptions: config.WS_MAX_SUBSCRIPTIONS,
+        maxBufferedBytes: config.REALTIME_MAX_BUFFERED_BYTES,
+      })
     },
     { prefix: '/api/v1' },
   )

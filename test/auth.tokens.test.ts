@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm'
 import { SignJWT } from 'jose'
 import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { createChat, createUserWithToken, tokenFor } from './factories.js'
+import { createChatFor, createUserWithToken, tokenFor } from './factories.js'
 import { asAdmin, bearer, expectProblem, TOKEN_MODE, useTestApp } from './helper.js'
 import { TestEventStream } from './sse-client.js'
 import { listen } from './ws-client.js'
@@ -218,7 +218,7 @@ describe('token mode › ?access_token= on the realtime routes only', () => {
   it('is not accepted on other routes', async () => {
     const alice = await createUserWithToken(t.app, 'alice')
     expectProblem(await t.app.inject({ url: `/api/v1/me?access_token=${alice.token}` }), 401, 'unauthorized')
-    const chat = await createChat(t.app)
+    const chat = await createChatFor(t.app, [alice.id])
     expectProblem(
       await t.app.inject({ url: `/api/v1/chats/${chat.id}?access_token=${alice.token}` }),
       401,
@@ -240,7 +240,7 @@ describe('token mode › ?access_token= on the realtime routes only', () => {
   it('streams SSE with ?access_token=, and answers 401 problems without or with a bad one', async () => {
     const host = await listen(t.app)
     const alice = await createUserWithToken(t.app, 'alice')
-    const chat = await createChat(t.app)
+    const chat = await createChatFor(t.app, [alice.id])
     const url = `http://${host}/api/v1/chats/${chat.id}/events`
     const stream = await TestEventStream.open(`${url}?access_token=${alice.token}`)
     try {

@@ -1,9 +1,14 @@
 import type { App } from '../src/app.js'
-import { admin } from '../src/auth/identity.js'
+import { admin, anonymous, type Identity } from '../src/auth/identity.js'
 
 /** Creates a chat through the service layer (the rules apply, HTTP is skipped). */
-export async function createChat(app: App, title = 'A chat') {
-  return app.services.chats.createChat({ title })
+export async function createChat(app: App, title = 'A chat', as: Identity = anonymous) {
+  return app.services.chats.createChat(as, { title })
+}
+
+/** Sends one message through the service layer; returns the stored message. */
+export async function sendMessage(app: App, chatId: number, text: string, as: Identity = anonymous) {
+  return (await app.services.messages.sendMessage(as, chatId, { text })).message
 }
 
 /** Sends `count` messages to a chat, one after another; returns them in send order. */
@@ -12,10 +17,10 @@ export async function sendMessages(
   chatId: number,
   count: number,
   text = (i: number) => `message ${i}`,
+  as: Identity = anonymous,
 ) {
   const sent = []
-  for (let i = 0; i < count; i++)
-    sent.push(await app.services.messages.sendMessage(chatId, { text: text(i) }))
+  for (let i = 0; i < count; i++) sent.push(await sendMessage(app, chatId, text(i), as))
   return sent
 }
 
@@ -34,4 +39,9 @@ export async function createUserWithToken(app: App, username: string) {
   const user = await createUser(app, username)
   const token = await tokenFor(app, user.id)
   return { ...user, token, headers: { authorization: `Bearer ${token}` } }
+}
+
+/** Creates a chat as the admin with these users as members (no owner): visible to them in token mode. */
+export async function createChatFor(app: App, userIds: number[], title = 'A chat') {
+  return app.services.chats.createChat(admin, { title, member_ids: userIds })
 }

@@ -76,13 +76,15 @@ export function useTestApp(overrides: Record<string, string> = {}): TestContext 
   return context
 }
 
-/** Empties every table and restarts every id sequence, so each test starts from id 1. */
+/**
+ * Empties every table. Ids keep counting: a chat id is never reused, as in production, so nothing a
+ * previous test left open (a subscription, a channel) can mistake a new chat for an old one.
+ */
 export async function resetDatabase(app: App): Promise<void> {
   await app.database.db.execute(
-    sql`TRUNCATE users, chats, chat_members, messages, message_edits, events, departures RESTART IDENTITY CASCADE`,
+    sql`TRUNCATE users, chats, chat_members, messages, message_edits, events, departures CASCADE`,
   )
-  await app.database.db.execute(sql`ALTER SEQUENCE log_id_seq RESTART`)
-  // User ids restart too: what the authenticator remembers about the old ones no longer holds.
+  // What the authenticator remembers about deleted users no longer holds.
   app.auth.authenticator.forget()
 }
 

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { type App, buildApp, loggerOptions } from '../src/app.js'
 import { redactTokens } from '../src/auth/redact.js'
-import { createChat, createUserWithToken } from './factories.js'
+import { createChatFor, createUserWithToken } from './factories.js'
 import { bearer, testConfig, TOKEN_MODE } from './helper.js'
 import { TestEventStream } from './sse-client.js'
 import { eventually, listen } from './ws-client.js'
@@ -31,7 +31,7 @@ afterAll(async () => {
 describe('logs', () => {
   it('contain no token at trace level: header, query on realtime routes, refused and admin tokens', async () => {
     const alice = await createUserWithToken(app, 'alice')
-    const chat = await createChat(app)
+    const chat = await createChatFor(app, [alice.id])
     const other = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI5OTkifQ.not-a-valid-signature-at-all'
     const host = await listen(app)
     const before = lines.length

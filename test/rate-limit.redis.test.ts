@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type App, buildApp } from '../src/app.js'
 import { userIdentity } from '../src/auth/identity.js'
-import { createChat, createUserWithToken } from './factories.js'
+import { createChatFor, createUserWithToken } from './factories.js'
 import { createTestDatabase, expectProblem, testConfig, TOKEN_MODE } from './helper.js'
 import { startProxy } from './tcp-proxy.js'
 
@@ -48,7 +48,7 @@ const send = (app: App, chatId: number, headers: Record<string, string>) =>
 describe('rate limits shared through Redis', () => {
   it('counts a user’s sends on both instances against one allowance', async () => {
     const alice = await createUserWithToken(a, 'alice')
-    const chat = await createChat(a)
+    const chat = await createChatFor(a, [alice.id])
     const remaining = []
     for (const app of [a, b, a]) {
       const response = await send(app, chat.id, alice.headers)
@@ -72,7 +72,7 @@ describe('rate limits shared through Redis', () => {
 
   it('keeps writes working while Redis is away, counting in memory meanwhile', async () => {
     const bob = await createUserWithToken(a, 'bob')
-    const chat = await createChat(a)
+    const chat = await createChatFor(a, [bob.id])
     await proxy.cut()
     try {
       for (let i = 0; i < 3; i++) expect((await send(a, chat.id, bob.headers)).statusCode).toBe(201)

@@ -1,7 +1,6 @@
-import { sql } from 'drizzle-orm'
-import { beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { admin, anonymous, userIdentity } from '../src/auth/identity.js'
-import { createChat, createUserWithToken } from './factories.js'
+import { createChat, createChatFor, createUserWithToken } from './factories.js'
 import { asAdmin, countRows, expectProblem, TOKEN_MODE, useTestApp } from './helper.js'
 
 const limits = {
@@ -15,20 +14,13 @@ const limits = {
 // Token mode turns rate limits on by default.
 const t = useTestApp({ ...TOKEN_MODE, ...limits })
 
-// Counts live as long as the app, while user ids restart with every test: give each test new ids.
-let nextUserId = 1000
-beforeEach(async () => {
-  await t.app.database.rows(sql.raw(`ALTER SEQUENCE users_id_seq RESTART WITH ${nextUserId}`))
-  nextUserId += 1000
-})
-
 const send = (chatId: number, headers: Record<string, string>) =>
   t.app.inject({ method: 'POST', url: `/api/v1/chats/${chatId}/messages`, headers, payload: { text: 'hi' } })
 
 describe('rate limits over HTTP', () => {
   it('counts sends per user, announces the window in headers, then answers 429 with Retry-After', async () => {
     const alice = await createUserWithToken(t.app, 'alice')
-    const chat = await createChat(t.app)
+    const chat = await createChatFor(t.app, [alice.id])
     for (const remaining of [2, 1, 0]) {
       const response = await send(chat.id, alice.headers)
       expect(response.statusCode, response.body).toBe(201)
@@ -52,7 +44,7 @@ describe('rate limits over HTTP', () => {
   it('keeps each user’s count separate', async () => {
     const alice = await createUserWithToken(t.app, 'alice')
     const bob = await createUserWithToken(t.app, 'bob')
-    const chat = await createChat(t.app)
+    const chat = await createChatFor(t.app, [alice.id, bob.id])
     for (let i = 0; i < 3; i++) expect((await send(chat.id, alice.headers)).statusCode).toBe(201)
     expect((await send(chat.id, alice.headers)).statusCode).toBe(429)
     const response = await send(chat.id, bob.headers)
@@ -82,7 +74,7 @@ describe('rate limits over HTTP', () => {
     expect((await patch()).statusCode).toBe(200)
     expectProblem(await patch(), 429, 'rate_limited')
     // Sends have their own allowance.
-    const chat = await createChat(t.app)
+    const chat = await createChatFor(t.app, [alice.id])
     expect((await send(chat.id, alice.headers)).statusCode).toBe(201)
     for (let i = 0; i < 5; i++) {
       const read = await t.app.inject({ url: '/api/v1/me', headers: alice.headers })
@@ -96,21 +88,21 @@ describe('app.rateLimit.consume, for WebSocket subscribe frames', () => {
   it('allows RATE_LIMIT_SUBSCRIBE_MAX per window per user, then says how long to wait', async () => {
     const limiter = t.app.rateLimit
     expect(limiter.enabled).toBe(true)
-    const first = await limiter.consume(userIdentity(41), '127.0.0.1', 'subscribe')
+    const first = await limiter.consume(userIdentity(900_041), '127.0.0.1', 'subscribe')
     expect(first).toMatchObject({ allowed: true, limit: 2, remaining: 1, retryAfterMs: 0 })
     expect(first.resetMs).toBeGreaterThan(0)
     expect(first.resetMs).toBeLessThanOrEqual(10_000)
-    expect(await limiter.consume(userIdentity(41), '127.0.0.2', 'subscribe')).toMatchObject({
+    expect(await limiter.consume(userIdentity(900_041), '127.0.0.2', 'subscribe')).toMatchObject({
       allowed: true,
       remaining: 0,
     })
-    const refused = await limiter.consume(userIdentity(41), '127.0.0.1', 'subscribe')
+    const refused = await limiter.consume(userIdentity(900_041), '127.0.0.1', 'subscribe')
     expect(refused).toMatchObject({ allowed: false, limit: 2, remaining: 0 })
     expect(refused.retryAfterMs).toBeGreaterThan(0)
     expect(refused.retryAfterMs).toBeLessThanOrEqual(10_000)
     // Another user, the same user's sends, and the admin are not affected.
-    expect((await limiter.consume(userIdentity(42), '127.0.0.1', 'subscribe')).allowed).toBe(true)
-    expect((await limiter.consume(userIdentity(41), '127.0.0.1', 'send')).allowed).toBe(true)
+    expect((await limiter.consume(userIdentity(900_042), '127.0.0.1', 'subscribe')).allowed).toBe(true)
+    expect((await limiter.consume(userIdentity(900_041), '127.0.0.1', 'send')).allowed).toBe(true)
     for (let i = 0; i < 5; i++)
       expect((await limiter.consume(admin, '127.0.0.1', 'subscribe')).allowed).toBe(true)
   })
@@ -147,7 +139,7 @@ describe('RATE_LIMIT=off in token mode', () => {
 
   it('limits nothing and sends no RateLimit headers', async () => {
     const alice = await createUserWithToken(off.app, 'alice')
-    const chat = await createChat(off.app)
+    const chat = await createChatFor(off.app, [alice.id])
     for (let i = 0; i < 6; i++) {
       const response = await off.app.inject({
         method: 'POST',

@@ -1,14 +1,18 @@
 import { AppError } from '../errors.js'
 
 /**
- * Who makes a request. Services take it as an argument and decide from it; they never look at
- * headers. `admin` is the application's backend (ADMIN_KEY): every right, and no user of its own.
+ * Who is calling: nobody in particular (open mode without a token), a user (a user token), or the
+ * application's backend (ADMIN_KEY: every right, and no user of its own). Services take it as their
+ * first argument and decide from it; they never look at headers.
  */
 export type Identity = { kind: 'anonymous' } | { kind: 'user'; userId: number } | { kind: 'admin' }
 
 export const anonymous: Identity = Object.freeze({ kind: 'anonymous' })
 export const admin: Identity = Object.freeze({ kind: 'admin' })
 export const userIdentity = (userId: number): Identity => ({ kind: 'user', userId })
+
+/** The user id behind an identity, or null for the anonymous caller and the admin. */
+export const userIdOf = (identity: Identity): number | null => (identity.kind === 'user' ? identity.userId : null)
 
 /**
  * The caller's user id. Anonymous → 401 `unauthorized` (a token would help); the admin → 403

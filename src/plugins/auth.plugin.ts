@@ -3,7 +3,7 @@ import type {} from '@fastify/websocket'
 import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { type Authenticator, createAuthenticator } from '../auth/authenticator.js'
-import { anonymous, type Identity } from '../auth/identity.js'
+import { anonymous } from '../auth/identity.js'
 import { type AuthMode, authMode } from '../auth/mode.js'
 import { createTokenService, invalidToken, type TokenService } from '../auth/tokens.js'
 import type { Config } from '../config.js'
@@ -20,16 +20,7 @@ declare module 'fastify' {
       tokenLifetimes: { tokenTtlSeconds: number; maxTokenTtlSeconds: number }
     }
   }
-  interface FastifyRequest {
-    /** Who makes the request; set for every request before anything else runs. */
-    identity: Identity
-  }
   interface FastifyContextConfig {
-    /**
-     * Accept the token as `?access_token=` too. Only for realtime routes: browsers cannot set headers
-     * on WebSocket and EventSource requests. Anywhere else a query token would end up in access logs.
-     */
-    allowQueryToken?: boolean
     /** Served without credentials in token mode, and any Authorization header is left alone. */
     public?: boolean
   }
@@ -97,8 +88,6 @@ export default fp<{ config: Config }>(
       maxTokenTtlSeconds: config.AUTH_TOKEN_MAX_TTL_SECONDS,
     }
     app.decorate('auth', { mode, tokens, authenticator, tokenLifetimes })
-    // null until the hook runs: Fastify refuses an object as a shared default.
-    app.decorateRequest('identity', null as never)
     app.addHook('onRequest', async (request) => {
       // Preflights never carry credentials; CORS answers them.
       if (request.method === 'OPTIONS' || isPublic(request)) {
@@ -115,5 +104,5 @@ export default fp<{ config: Config }>(
     })
     app.log.info({ mode }, `authentication: ${mode} mode`)
   },
-  { name: 'auth', dependencies: ['db'] },
+  { name: 'auth', dependencies: ['db', 'identity'] },
 )

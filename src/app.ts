@@ -6,7 +6,7 @@ import type { Config } from './config.js'
 import { AppError, validationFailed } from './errors.js'
 import authPlugin from './plugins/auth.plugin.js'
 import busPlugin from './plugins/bus.plugin.js'
-import corsPlugin from './plugins/cors.plugin.js'
+import corsPlugin, { parseOrigins } from './plugins/cors.plugin.js'
 import dbPlugin from './plugins/db.plugin.js'
 import errorsPlugin, { sendProblem } from './plugins/errors.plugin.js'
 import rateLimitPlugin from './plugins/rate-limit.plugin.js'
@@ -98,6 +98,7 @@ export async function buildApp(config: Config, options: { logger?: FastifyServer
       await api.register(realtimeRoutes, {
         maxSubscriptions: config.WS_MAX_SUBSCRIPTIONS,
         maxBufferedBytes: config.REALTIME_MAX_BUFFERED_BYTES,
+        allowedOrigins: parseOrigins(config.CORS_ORIGINS),
       })
     },
     { prefix: '/api/v1' },

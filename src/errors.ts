@@ -14,6 +14,8 @@ const catalogue = {
   validation_failed: { status: 422, title: 'Unprocessable Content' },
   malformed_json: { status: 400, title: 'Bad Request' },
   bad_request: { status: 400, title: 'Bad Request' },
+  unauthorized: { status: 401, title: 'Unauthorized' },
+  request_timeout: { status: 408, title: 'Request Timeout' },
   unsupported_media_type: { status: 415, title: 'Unsupported Media Type' },
   payload_too_large: { status: 413, title: 'Content Too Large' },
   not_found: { status: 404, title: 'Not Found' },
@@ -21,9 +23,16 @@ const catalogue = {
   method_not_allowed: { status: 405, title: 'Method Not Allowed' },
   conflict: { status: 409, title: 'Conflict' },
   upgrade_required: { status: 426, title: 'Upgrade Required' },
+  header_fields_too_large: { status: 431, title: 'Request Header Fields Too Large' },
   service_unavailable: { status: 503, title: 'Service Unavailable' },
   internal_error: { status: 500, title: 'Internal Server Error' },
 } as const
+
+/**
+ * Seconds a client should wait before retrying a 503: long enough for a database failover or a
+ * rolling restart to make progress, short enough that a brief outage costs little.
+ */
+export const RETRY_AFTER_SECONDS = 5
 
 export type ErrorCode = keyof typeof catalogue
 export const errorCodes = Object.keys(catalogue) as ErrorCode[]
@@ -90,8 +99,13 @@ export function fromDatabaseError(error: unknown): AppError | undefined {
   }
 }
 
-/** Connection failures as postgres.js and Node report them, before any SQLSTATE exists. */
+/**
+ * Connection failures as postgres.js and Node report them, before any SQLSTATE exists, and the
+ * query gate's refusals (src/db/query-gate.ts): no answer in time, or too many calls waiting.
+ */
 const connectionErrorCodes = new Set([
+  'DATABASE_TIMEOUT',
+  'DATABASE_OVERLOADED',
   'ECONNREFUSED',
   'ECONNRESET',
   'ETIMEDOUT',

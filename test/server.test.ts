@@ -172,7 +172,7 @@ describe('the DATA_DIR lock', () => {
       const dir = await tempDir()
       await writeFile(join(dir, 'parley.lock'), content)
       const release = await acquireDataDirLock(dir)
-      expect(await readFile(join(dir, 'parley.lock'), 'utf8')).toBe(`${process.pid}\n`)
+      expect(JSON.parse(await readFile(join(dir, 'parley.lock'), 'utf8'))).toMatchObject({ pid: process.pid })
       await release()
     }
   })
@@ -204,7 +204,7 @@ describe('the server process on an on-disk DATA_DIR', () => {
   }, 90_000)
 
   it('starts over a lock file left by a process that died, and takes the lock', async () => {
-    expect(await readFile(join(dir, 'parley.lock'), 'utf8')).toBe(`${server.child.pid}\n`)
+    expect(JSON.parse(await readFile(join(dir, 'parley.lock'), 'utf8'))).toMatchObject({ pid: server.child.pid })
     const ready = await fetch(`${server.base}/ready`)
     expect(ready.status).toBe(200)
   })

@@ -2,9 +2,12 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyServerOptions } from 'fastify'
 import type { Config } from './config.js'
 import { AppError, validationFailed } from './errors.js'
+import { serializeError } from './logging.js'
 import busPlugin from './plugins/bus.plugin.js'
+import connectionsPlugin from './plugins/connections.plugin.js'
 import dbPlugin from './plugins/db.plugin.js'
-import errorsPlugin, { sendProblem } from './plugins/errors.plugin.js'
+import errorsPlugin, { clientErrorHandler, sendProblem } from './plugins/errors.plugin.js'
+import metricsPlugin from './plugins/metrics.plugin.js'
 import realtimePlugin from './plugins/realtime.plugin.js'
 import servicesPlugin from './plugins/services.plugin.js'
 import shutdownPlugin from './plugins/shutdown.plugin.js'
@@ -13,8 +16,12 @@ import validationPlugin from './plugins/validation.plugin.js'
 import chatRoutes from './routes/chats.routes.js'
 import healthRoutes from './routes/health.routes.js'
 import messageRoutes from './routes/messages.routes.js'
+import metricsRoutes from './routes/metrics.routes.js'
 
-/** pino options: structured JSON, secrets and message bodies redacted, pretty only on a terminal. */
+/**
+ * pino options: structured JSON, secrets and message bodies redacted (SQL parameters in errors
+ * too, see serializeError), pretty only on a terminal.
+ */
 export function loggerOptions(config: Config, pretty = false): FastifyServerOptions['logger'] {
   return {
     level: config.LOG_LEVEL,
@@ -22,6 +29,7 @@ export function loggerOptions(config: Config, pretty = false): FastifyServerOpti
       paths: ['req.headers.authorization', 'req.headers.cookie', '*.text', '*.token'],
       censor: '[redacted]',
     },
+    serializers: { err: serializeError },
     ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } } } : {}),
   }
 }
@@ -45,8 +53,19 @@ export async function buildApp(config: Config, options: { logger?: FastifyServer
       ),
     // Idle keep-alive sockets close at shutdown; requests in flight finish first.
     forceCloseConnections: 'idle',
+    // Slow clients: Node ends (408) a request whose headers or whole body take too long, checked
+    // every second rather than every 30 s, and an idle keep-alive connection.
+    requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    http: { headersTimeout: config.HTTP_HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 1000 },
+    // Errors of Node's HTTP parser, answered as problem JSON after the responses owed before them.
+    clientErrorHandler,
+    // The shutdown plugin answers requests that arrive while closing with a 503 problem instead.
+    return503OnClosing: false,
   }).withTypeProvider<TypeBoxTypeProvider>()
 
+  await app.register(metricsPlugin)
+  await app.register(connectionsPlugin, { maxConnections: config.HTTP_MAX_CONNECTIONS })
   await app.register(shutdownPlugin)
   await app.register(validationPlugin)
   await app.register(errorsPlugin)
@@ -57,6 +76,7 @@ export async function buildApp(config: Config, options: { logger?: FastifyServer
   await app.register(realtimePlugin, { config })
 
   await app.register(healthRoutes)
+  await app.register(metricsRoutes, { token: config.METRICS_TOKEN })
   await app.register(
     async (api) => {
       await api.register(chatRoutes)

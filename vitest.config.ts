@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config'
+import { configDefaults, defineConfig } from 'vitest/config'
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The fault suite has its own command and configuration (vitest.faults.config.ts).
+    exclude: [...configDefaults.exclude, 'test/faults/**'],
     // Each file starts its own database (PGlite takes a few seconds), so give hooks room.
     hookTimeout: 60_000,
     testTimeout: 30_000,

@@ -89,7 +89,12 @@ export function fromDatabaseError(error: unknown): AppError | undefined {
       })
     case '57014': // query_canceled (statement_timeout)
     case '53300': // too_many_connections
-    case '57P01': // admin_shutdown
+    case '57P01': // admin_shutdown (the server is stopping)
+    case '57P02': // crash_shutdown (an immediate stop, or another backend crashed)
+    case '57P03': // cannot_connect_now (the server is starting up or shutting down)
+    case '08000': // connection_exception
+    case '08001': // sqlclient_unable_to_establish_sqlconnection
+    case '08003': // connection_does_not_exist
     case '08006': // connection_failure
       return new AppError('service_unavailable', 'The database is not available; try again.', undefined, {
         cause: error,
@@ -109,6 +114,10 @@ const connectionErrorCodes = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
   'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
   'CONNECTION_CLOSED',
   'CONNECTION_ENDED',
   'CONNECTION_DESTROYED',

@@ -24,6 +24,8 @@ async function main(): Promise<void> {
   closeWithGrace(
     {
       delay: config.SHUTDOWN_TIMEOUT_MS,
+      // Hardware faults leave no state that is safe to run JavaScript in: let them kill the process.
+      skip: ['SIGILL', 'SIGTRAP', 'SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGSEGV'],
       logger: {
         error: (value: unknown) =>
           app.log.error(value instanceof Error ? { err: value } : { detail: String(value) }, 'error during shutdown'),

@@ -176,7 +176,7 @@ async function scenarios(ranges: { sendChats: IdRange; readChats: IdRange }): Pr
       },
       pgbench: {
         script: await chatScript(
-          (handle) => createChatsRepository(handle).findWithLastMessages(CAPTURED_CHAT_ID, READ_LIMIT),
+          (handle) => createChatsRepository(handle).findWithLastMessages(CAPTURED_CHAT_ID, READ_LIMIT, null),
           [[READ_LIMIT, 'limit']],
         ),
         variables: { first_chat: readChats.first, last_chat: readChats.last, limit: READ_LIMIT },
@@ -194,7 +194,14 @@ async function scenarios(ranges: { sendChats: IdRange; readChats: IdRange }): Pr
       },
       pgbench: {
         script: await chatScript(
-          (handle) => createMessagesRepository(handle).insert(CAPTURED_CHAT_ID, SEND_TEXT),
+          (handle) =>
+            createMessagesRepository(handle).insert({
+              chatId: CAPTURED_CHAT_ID,
+              senderId: null,
+              text: SEND_TEXT,
+              clientMessageId: null,
+              membersOnly: false,
+            }),
           [[SEND_TEXT, 'text']],
         ),
         variables: { first_chat: sendChats.first, last_chat: sendChats.last, text: SEND_TEXT },

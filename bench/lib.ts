@@ -213,6 +213,7 @@ export async function captureStatement(
     db: {} as DatabaseHandle['db'],
     driver: 'postgres',
     rows: unused,
+    transaction: unused,
     // Hot statements are prepared when the repository is made and run with values on each call.
     prepare: (query) => {
       const { sql: text, params } = new PgDialect().sqlToQuery(query)

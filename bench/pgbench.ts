@@ -23,6 +23,9 @@ function escapeColonsInLiterals(sql: string): string {
 export function toPgbenchCommand(statement: { sql: string; params: unknown[] }, names: Map<unknown, string>) {
   const sql = escapeColonsInLiterals(statement.sql).replace(/\$(\d+)/g, (_, index: string) => {
     const value = statement.params[Number(index) - 1]
+    // Constants the app passes for every request of a scenario are written in as literals.
+    if (value === null) return 'NULL'
+    if (typeof value === 'boolean') return String(value)
     const name = names.get(value)
     if (name === undefined) throw new Error(`no pgbench variable for $${index} (${String(value)})`)
     return `:${name}`

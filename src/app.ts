@@ -13,10 +13,13 @@ import servicesPlugin from './plugins/services.plugin.js'
 import shutdownPlugin from './plugins/shutdown.plugin.js'
 import swaggerPlugin from './plugins/swagger.plugin.js'
 import validationPlugin from './plugins/validation.plugin.js'
-import chatRoutes from './routes/chats.routes.js'
+import identityPlugin from './plugins/identity.plugin.js'
+import chatRoutes, { chatRoutesV1 } from './routes/chats.routes.js'
+import conversationRoutes from './routes/conversations.routes.js'
 import healthRoutes from './routes/health.routes.js'
-import messageRoutes from './routes/messages.routes.js'
+import messageRoutes, { messageRoutesV1 } from './routes/messages.routes.js'
 import metricsRoutes from './routes/metrics.routes.js'
+import realtimeRoutes from './routes/realtime.routes.js'
 
 /**
  * pino options: structured JSON, secrets and message bodies redacted (SQL parameters in errors
@@ -72,7 +75,8 @@ export async function buildApp(config: Config, options: { logger?: FastifyServer
   await app.register(swaggerPlugin)
   await app.register(dbPlugin, { config })
   await app.register(busPlugin, { config })
-  await app.register(servicesPlugin)
+  await app.register(identityPlugin)
+  await app.register(servicesPlugin, { config, membersOnly: false })
   await app.register(realtimePlugin, { config })
 
   await app.register(healthRoutes)
@@ -80,7 +84,14 @@ export async function buildApp(config: Config, options: { logger?: FastifyServer
   await app.register(
     async (api) => {
       await api.register(chatRoutes)
+      await api.register(chatRoutesV1)
       await api.register(messageRoutes)
+      await api.register(messageRoutesV1)
+      await api.register(conversationRoutes)
+      await api.register(realtimeRoutes, {
+        maxSubscriptions: config.WS_MAX_SUBSCRIPTIONS,
+        maxBufferedBytes: config.REALTIME_MAX_BUFFERED_BYTES,
+      })
     },
     { prefix: '/api/v1' },
   )

@@ -67,6 +67,17 @@ export const ConfigSchema = Type.Object({
   REALTIME_MAX_BUFFERED_BYTES: Type.Integer({ default: 1_048_576, minimum: 16_384, maximum: 268_435_456 }),
   /** How often idle realtime connections are pinged (WebSocket ping, SSE comment); dead ones are dropped. */
   REALTIME_HEARTBEAT_MS: Type.Integer({ default: 30_000, minimum: 100, maximum: 3_600_000 }),
+  /**
+   * How often each instance checks the log for events its subscribers have not seen (the bus lost
+   * them: a Redis outage, an instance cut off from Redis). Every committed event reaches every
+   * subscriber within about twice this, in quiet chats too.
+   */
+  REALTIME_SYNC_INTERVAL_MS: Type.Integer({ default: 1_000, minimum: 50, maximum: 60_000 }),
+  /**
+   * How long the log keeps edits, deletions, read markers and membership changes for resuming
+   * streams, in hours (at least 24). A user stream resuming from further back gets `resync_required`.
+   */
+  LOG_RETENTION_HOURS: Type.Integer({ default: 168, minimum: 24, maximum: 87_600 }),
   /** How long a graceful shutdown may take before the process exits anyway, in milliseconds. */
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 0, maximum: 600_000 }),
 })

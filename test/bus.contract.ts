@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { EventBus } from '../src/bus/bus.js'
-import type { ChatEvent } from '../src/realtime/events.js'
+import { chatTopic, type EventBus, userTopic } from '../src/bus/bus.js'
+import type { LogEvent, LogEventOf } from '../src/schemas/events.schema.js'
 import { eventually } from './ws-client.js'
 
 /**
@@ -22,13 +22,29 @@ export function nextChatId(): number {
   return lastChatId
 }
 
-export function messageCreated(chatId: number, seq: number): ChatEvent {
+const AT = '2025-01-01T00:00:00.000000Z'
+
+export function messageCreated(chatId: number, seq: number): LogEventOf<'message.created'> {
   return {
     type: 'message.created',
+    id: seq,
     chat_id: chatId,
     seq,
-    message: { id: seq, chat_id: chatId, text: `message ${seq}`, created_at: '2025-01-01T00:00:00.000Z' },
+    at: AT,
+    message: {
+      id: seq,
+      chat_id: chatId,
+      sender_id: null,
+      text: `message ${seq}`,
+      created_at: AT,
+      edited_at: null,
+      client_message_id: null,
+    },
   }
+}
+
+export function chatDeleted(chatId: number, seq = 1): LogEvent {
+  return { type: 'chat.deleted', id: seq, chat_id: chatId, seq, at: AT }
 }
 
 /** Polls until `condition` holds; fails (rather than hangs) after `timeoutMs`. */
@@ -38,8 +54,8 @@ export function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs =
 
 /** Subscribes a listener that records what it receives. */
 export async function record(bus: EventBus, chatId: number) {
-  const events: ChatEvent[] = []
-  const unsubscribe = await bus.subscribe(chatId, (event) => events.push(event))
+  const events: LogEvent[] = []
+  const unsubscribe = await bus.subscribe(chatTopic(chatId), (event) => events.push(event))
   return { events, unsubscribe }
 }
 
@@ -62,7 +78,7 @@ export function busContract(name: string, setup: () => Promise<BusPair>): void {
     async function flush(): Promise<void> {
       const probeChat = nextChatId()
       const probe = await record(pair.subscriber, probeChat)
-      pair.publisher.publish({ type: 'chat.deleted', chat_id: probeChat })
+      pair.publisher.publish(chatDeleted(probeChat))
       await waitFor(() => probe.events.length === 1)
       probe.unsubscribe()
     }
@@ -78,15 +94,33 @@ export function busContract(name: string, setup: () => Promise<BusPair>): void {
     it('delivers every event type, parsed, in publish order', async () => {
       const chatId = nextChatId()
       const { events } = await record(pair.subscriber, chatId)
-      const sent: ChatEvent[] = [
+      const sent: LogEvent[] = [
         messageCreated(chatId, 1),
         messageCreated(chatId, 2),
-        { type: 'message.deleted', chat_id: chatId, message_id: 1 },
-        { type: 'chat.deleted', chat_id: chatId },
+        { type: 'message.updated', id: 3, chat_id: chatId, seq: 3, at: AT, message: { ...messageCreated(chatId, 1).message, text: 'edited', edited_at: AT } },
+        { type: 'message.deleted', id: 4, chat_id: chatId, seq: 4, at: AT, message_id: 1 },
+        { type: 'chat.read', id: 5, chat_id: chatId, seq: 5, at: AT, user_id: 7, last_read_message_id: 2 },
+        { type: 'member.added', id: 6, chat_id: chatId, seq: 6, at: AT, user_id: 7, role: 'member', chat: null },
+        { type: 'member.removed', id: 7, chat_id: chatId, seq: 7, at: AT, user_id: 7, reason: 'left' },
+        chatDeleted(chatId, 8),
       ]
       for (const event of sent) pair.publisher.publish(event)
       await waitFor(() => events.length === sent.length)
       expect(events).toEqual(sent)
+    })
+
+    it('delivers member.added on the added user’s topic too, and nothing else there', async () => {
+      const chatId = nextChatId()
+      const userId = 1_000_000 + chatId
+      const events: LogEvent[] = []
+      const unsubscribe = await pair.subscriber.subscribe(userTopic(userId), (event) => events.push(event))
+      const added: LogEvent = { type: 'member.added', id: 2, chat_id: chatId, seq: 2, at: AT, user_id: userId, role: 'member', chat: null }
+      pair.publisher.publish(messageCreated(chatId, 1))
+      pair.publisher.publish(added)
+      await waitFor(() => events.length === 1)
+      await flush()
+      expect(events).toEqual([added])
+      unsubscribe()
     })
 
     it('does not deliver events of other chats', async () => {
@@ -123,10 +157,10 @@ export function busContract(name: string, setup: () => Promise<BusPair>): void {
 
     it('counts the same function subscribed twice as two listeners', async () => {
       const chatId = nextChatId()
-      const events: ChatEvent[] = []
-      const listener = (event: ChatEvent) => events.push(event)
-      const unsubscribeOne = await pair.subscriber.subscribe(chatId, listener)
-      const unsubscribeTwo = await pair.subscriber.subscribe(chatId, listener)
+      const events: LogEvent[] = []
+      const listener = (event: LogEvent) => events.push(event)
+      const unsubscribeOne = await pair.subscriber.subscribe(chatTopic(chatId), listener)
+      const unsubscribeTwo = await pair.subscriber.subscribe(chatTopic(chatId), listener)
       unsubscribeOne()
       pair.publisher.publish(messageCreated(chatId, 1))
       await waitFor(() => events.length === 1)

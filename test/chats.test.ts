@@ -15,7 +15,7 @@ describe('POST /api/v1/chats', () => {
     expect(response.statusCode).toBe(201)
     expect(response.headers['content-type']).toMatch(/^application\/json\b/)
     const body = response.json()
-    expect(body).toEqual({ id: expect.any(Number), title: 'Weekend', created_at: expect.any(String) })
+    expect(body).toEqual({ id: expect.any(Number), kind: 'group', title: 'Weekend', created_at: expect.any(String) })
     expect(Number.isSafeInteger(body.id) && body.id > 0).toBe(true)
     expect(body.created_at).toMatch(ISO_UTC)
     expect(await countRows(t.app)).toEqual({ chats: 1, messages: 0 })
@@ -76,13 +76,14 @@ describe('GET /api/v1/chats/:id', () => {
     expect(response.statusCode).toBe(200)
     expect(response.json()).toEqual({
       id: chat.id,
+      kind: 'group',
       title: 'Empty',
       created_at: chat.created_at,
       messages: [],
     })
   })
 
-  it('returns the messages oldest first, each with id, chat_id, text and created_at', async () => {
+  it('returns the messages oldest first, each with the assignment’s fields and Parley’s', async () => {
     const chat = await createChat(t.app)
     const sent = await sendMessages(t.app, chat.id, 3)
     const response = await t.app.inject({ url: `/api/v1/chats/${chat.id}` })
@@ -90,7 +91,15 @@ describe('GET /api/v1/chats/:id', () => {
     const { messages } = response.json()
     expect(messages).toEqual(sent)
     for (const message of messages) {
-      expect(Object.keys(message).sort()).toEqual(['chat_id', 'created_at', 'id', 'text'])
+      expect(Object.keys(message).sort()).toEqual([
+        'chat_id',
+        'client_message_id',
+        'created_at',
+        'edited_at',
+        'id',
+        'sender_id',
+        'text',
+      ])
       expect(message.created_at).toMatch(ISO_UTC)
     }
   })

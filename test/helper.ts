@@ -67,13 +67,23 @@ export function useTestApp(overrides: Record<string, string> = {}): TestContext 
     await context.app.ready()
   })
   beforeEach(async () => {
-    await context.app.database.db.execute(sql`TRUNCATE chats, messages RESTART IDENTITY CASCADE`)
+    await resetDatabase(context.app)
   })
   afterAll(async () => {
     await context.app?.close()
     await drop?.()
   })
   return context
+}
+
+/**
+ * Empties every table. Ids keep counting: a chat id is never reused, as in production, so nothing a
+ * previous test left open (a subscription, a channel) can mistake a new chat for an old one.
+ */
+export async function resetDatabase(app: App): Promise<void> {
+  await app.database.db.execute(
+    sql`TRUNCATE users, chats, chat_members, messages, message_edits, events, departures CASCADE`,
+  )
 }
 
 /** The row counts of both tables, read straight from the database. */

@@ -9,7 +9,7 @@ const ids = (response: { json: () => { messages: { id: number }[] } }) =>
   response.json().messages.map((message) => message.id)
 
 describe('POST /api/v1/chats/:id/messages', () => {
-  it('answers 201 with the message’s id, chat_id, text and created_at', async () => {
+  it('answers 201 with the message’s id, chat_id, text and created_at (and null sender, edit and client id)', async () => {
     const chat = await createChat(t.app)
     const response = await t.app.inject({
       method: 'POST',
@@ -22,8 +22,11 @@ describe('POST /api/v1/chats/:id/messages', () => {
     expect(body).toEqual({
       id: expect.any(Number),
       chat_id: chat.id,
+      sender_id: null,
       text: 'Hiking on Saturday?',
       created_at: expect.stringMatching(ISO_UTC),
+      edited_at: null,
+      client_message_id: null,
     })
     expect(await countRows(t.app)).toEqual({ chats: 1, messages: 1 })
   })

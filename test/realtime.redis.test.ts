@@ -25,7 +25,8 @@ beforeAll(async () => {
   proxy = await startProxy(REDIS_PORT)
   // A prefix of our own, so that other test runs on the same Redis cannot talk to these instances.
   const prefix = `parley-test-${randomBytes(4).toString('hex')}:`
-  const shared = { DATABASE_URL: database.url, REDIS_CHANNEL_PREFIX: prefix }
+  // A fast log tail, so that the bound on delivery without the bus is short enough to test.
+  const shared = { DATABASE_URL: database.url, REDIS_CHANNEL_PREFIX: prefix, REALTIME_SYNC_INTERVAL_MS: '200' }
   a = await buildApp(testConfig({ ...shared, REDIS_URL: `redis://127.0.0.1:${proxy.port}` }), {
     logger: false,
   })
@@ -119,5 +120,61 @@ describe('realtime across instances through Redis', () => {
     expect(resumed.messageIds(chat.id)).toEqual(steady.messageIds(chat.id))
     steady.close()
     resumed.close()
+  })
+
+  it('delivers what is committed through an instance cut off from Redis to a quiet chat on the other, within the sync bound', async () => {
+    const chat = await createChat(b)
+    const listener = await TestSocket.connect(hostB)
+    await listener.subscribe(chat.id)
+    await proxy.cut()
+    await eventually(() => !a.bus.healthy(), 'A to notice the outage')
+    try {
+      // A's publish fails; nothing else is ever sent to this chat.
+      const sentAt = Date.now()
+      const lost = await postTo(hostA, chat.id, 'published into the void')
+      await eventually(() => listener.messageIds(chat.id).length === 1, 'the message through the log tail', 5_000)
+      // Two tail intervals (200 ms each) plus slack; the documented bound is about twice the interval.
+      expect(Date.now() - sentAt).toBeLessThan(2_000)
+      expect(listener.messageIds(chat.id)).toEqual([lost.id])
+    } finally {
+      await proxy.restore()
+    }
+    await eventually(() => a.bus.healthy(), 'A to reconnect')
+    const next = await postTo(hostA, chat.id, 'after the link healed')
+    await eventually(() => listener.messageIds(chat.id).length === 2, 'live delivery again')
+    expect(listener.messageIds(chat.id).at(-1)).toBe(next.id)
+    listener.close()
+  })
+
+  it('re-reads a chat once per instance for all of its subscribers when a gap appears', async () => {
+    const chat = await createChat(b)
+    const clients = await Promise.all(Array.from({ length: 10 }, () => TestSocket.connect(hostB)))
+    // 100 subscriptions per connection would exceed WS_MAX_SUBSCRIPTIONS; many connections, one chat.
+    const more = await Promise.all(Array.from({ length: 990 }, () => TestSocket.connect(hostB)))
+    const all = [...clients, ...more]
+    await Promise.all(all.map((client) => client.subscribe(chat.id)))
+    const readChat = b.services.realtime.readChat
+    let reads = 0
+    b.services.realtime.readChat = (...args) => {
+      reads += 1
+      return readChat(...args)
+    }
+    try {
+      // Committed without an event: every subscriber misses it until the tail notices.
+      await proxy.cut()
+      await eventually(() => !a.bus.healthy(), 'A to notice the outage')
+      const lost = await postTo(hostA, chat.id, 'one for a thousand')
+      await proxy.restore()
+      await eventually(
+        () => all.every((client) => client.messageIds(chat.id).length === 1),
+        'every subscriber to get it',
+        10_000,
+      )
+      expect(all.every((client) => client.messageIds(chat.id)[0] === lost.id)).toBe(true)
+      expect(reads).toBe(1)
+    } finally {
+      b.services.realtime.readChat = readChat
+      for (const client of all) client.close()
+    }
   })
 })

@@ -25,7 +25,7 @@ describe('GET /api/v1/chats/{id}/events', () => {
       {
         id: String(message?.id),
         event: 'message.created',
-        data: { type: 'message.created', chat_id: chat.id, message },
+        data: { type: 'message.created', chat_id: chat.id, message, cursor: String(message?.id) },
       },
     ])
     stream.close()
@@ -53,7 +53,7 @@ describe('GET /api/v1/chats/{id}/events', () => {
     stream.close()
   })
 
-  it('sends message.deleted without an id, and ends the stream after chat.deleted', async () => {
+  it('gives every event an id: (its log position), so Last-Event-ID resumes after deletions too; ends after chat.deleted', async () => {
     const chat = await createChat(t.app)
     const [message] = await sendMessages(t.app, chat.id, 1)
     const stream = await TestEventStream.open(`${base}/chats/${chat.id}/events`)
@@ -61,14 +61,21 @@ describe('GET /api/v1/chats/{id}/events', () => {
     await t.app.inject({ method: 'DELETE', url: `/api/v1/messages/${message?.id}` })
     await t.app.inject({ method: 'DELETE', url: `/api/v1/chats/${chat.id}` })
     await eventually(() => stream.ended, 'the end of the stream')
+    const [deleted, chatDeleted] = stream.events.slice(1)
     expect(stream.events.slice(1)).toEqual([
       {
-        id: undefined,
+        id: expect.stringMatching(/^\d+$/),
         event: 'message.deleted',
-        data: { type: 'message.deleted', chat_id: chat.id, message_id: message?.id },
+        data: { type: 'message.deleted', chat_id: chat.id, message_id: message?.id, cursor: deleted?.id },
       },
-      { id: undefined, event: 'chat.deleted', data: { type: 'chat.deleted', chat_id: chat.id } },
+      {
+        id: expect.stringMatching(/^\d+$/),
+        event: 'chat.deleted',
+        data: { type: 'chat.deleted', chat_id: chat.id, cursor: chatDeleted?.id },
+      },
     ])
+    expect(Number(deleted?.id)).toBeGreaterThan(message?.id ?? Number.POSITIVE_INFINITY)
+    expect(Number(chatDeleted?.id)).toBeGreaterThan(Number(deleted?.id))
   })
 
   it('answers 404 problem JSON for an unknown chat, and 422 for a malformed Last-Event-ID', async () => {

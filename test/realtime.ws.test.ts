@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildApp } from '../src/app.js'
-import { createMessagesRepository } from '../src/repositories/messages.repository.js'
+import { createMessagesRepository, type SequencedMessageRow } from '../src/repositories/messages.repository.js'
 import { createChat, sendMessages } from './factories.js'
 import { testConfig, useTestApp } from './helper.js'
 import { eventually, listen, TestSocket } from './ws-client.js'
@@ -57,7 +57,7 @@ describe('GET /api/v1/ws › protocol', () => {
     const response = await post(`/chats/${chat.id}/messages`, { text: 'hello 😀' })
     const sent = (await response.json()) as { id: number }
     const created = await client.next((frame) => frame.type === 'message.created', 'message.created')
-    expect(created).toEqual({ type: 'message.created', chat_id: chat.id, message: sent })
+    expect(created).toEqual({ type: 'message.created', chat_id: chat.id, message: sent, cursor: String(sent.id) })
 
     await t.app.inject({ method: 'DELETE', url: `/api/v1/messages/${sent.id}` })
     await client.next((frame) => frame.type === 'message.deleted', 'message.deleted')
@@ -68,8 +68,8 @@ describe('GET /api/v1/ws › protocol', () => {
     const third = await createChat(t.app)
     await client.subscribe(third.id)
     expect(client.frames.slice(-3)).toEqual([
-      { type: 'message.deleted', chat_id: chat.id, message_id: sent.id },
-      { type: 'chat.deleted', chat_id: chat.id },
+      { type: 'message.deleted', chat_id: chat.id, message_id: sent.id, cursor: expect.stringMatching(/^\d+$/) },
+      { type: 'chat.deleted', chat_id: chat.id, cursor: expect.stringMatching(/^\d+$/) },
       { type: 'subscribed', chat_id: third.id },
     ])
     client.close()
@@ -206,16 +206,16 @@ describe('GET /api/v1/ws › delivery guarantees', () => {
     try {
       const failed = await post(`/chats/${chat.id}/messages`, { text: 'boom' })
       expect(failed.status).toBe(500)
-      const ok = await (await post(`/chats/${chat.id}/messages`, { text: 'after the rollback' })).json()
+      const ok = (await (await post(`/chats/${chat.id}/messages`, { text: 'after the rollback' })).json()) as { id: number }
       await eventually(() => client.messageIds(chat.id).length === 1, 'the committed message')
       expect(client.frames.filter((frame) => frame.type === 'message.created')).toEqual([
-        { type: 'message.created', chat_id: chat.id, message: ok },
+        { type: 'message.created', chat_id: chat.id, message: ok, cursor: String(ok.id) },
       ])
     } finally {
+      client.close()
       await t.app.database.db.execute(sql`DROP TRIGGER reject_boom ON messages`)
       await t.app.database.db.execute(sql`DROP FUNCTION reject_boom()`)
     }
-    client.close()
   })
 
   it('closes a client too slow to read with 4008; resuming with `after` loses nothing', async () => {
@@ -291,12 +291,16 @@ describe('GET /api/v1/ws › events that arrive out of order or not at all', () 
   async function insertQuietly(chatId: number, count: number) {
     const messages = createMessagesRepository(t.app.database)
     const rows = []
-    for (let i = 0; i < count; i++) rows.push(await messages.insert(chatId, `quiet ${i}`))
+    for (let i = 0; i < count; i++) {
+      rows.push(
+        await messages.insert({ chatId, senderId: null, text: `quiet ${i}`, clientMessageId: null, membersOnly: false }),
+      )
+    }
     return rows.map((row) => row as NonNullable<typeof row>)
   }
-  const publish = (row: { id: number; chat_id: number; seq: number; text: string; created_at: string }) => {
+  const publish = (row: SequencedMessageRow) => {
     const { seq, ...message } = row
-    t.app.bus.publish({ type: 'message.created', chat_id: row.chat_id, seq, message })
+    t.app.bus.publish({ type: 'message.created', id: row.id, chat_id: row.chat_id, seq, at: row.created_at, message })
   }
 
   it('delivers in seq order when two events are published the wrong way round', async () => {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import net from 'node:net'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { EventBus } from '../src/bus/bus.js'
+import { chatTopic, type EventBus } from '../src/bus/bus.js'
 import { type BusLogger, createRedisBus } from '../src/bus/redis.bus.js'
 import { busContract, messageCreated, nextChatId, record, waitFor } from './bus.contract.js'
 import { closedPort, startProxy } from './tcp-proxy.js'
@@ -79,6 +79,8 @@ describe('redis bus', () => {
     await raw.publish(channel(chatId), '{not json')
     await raw.publish(channel(chatId), '42')
     await raw.publish(channel(chatId), JSON.stringify({ type: 'message.exploded', chat_id: chatId }))
+    await raw.publish(channel(chatId), JSON.stringify({ ...messageCreated(chatId, 1), seq: -1 }))
+    await raw.publish(channel(chatId), JSON.stringify({ ...messageCreated(chatId, 1), message: { text: 5 } }))
     await raw.publish(channel(chatId), JSON.stringify(messageCreated(chatId + 1, 1)))
     await raw.publish(channel(chatId), JSON.stringify(messageCreated(chatId, 1)))
     await waitFor(() => events.length === 1)
@@ -88,7 +90,7 @@ describe('redis bus', () => {
 
   it('keeps calling the other listeners when one throws, and logs the failure', async () => {
     const chatId = nextChatId()
-    await bus.subscribe(chatId, () => {
+    await bus.subscribe(chatTopic(chatId), () => {
       throw new Error('listener bug')
     })
     const { events } = await record(bus, chatId)
@@ -109,7 +111,7 @@ describe('redis bus', () => {
     await closing.close()
     expect(closing.healthy()).toBe(false)
     expect(() => closing.publish(messageCreated(chatId, 1))).not.toThrow()
-    const unsubscribe = await closing.subscribe(chatId, () => {})
+    const unsubscribe = await closing.subscribe(chatTopic(chatId), () => {})
     expect(() => unsubscribe()).not.toThrow()
     await waitFor(
       async () => Number(((await raw.pubsub('NUMSUB', channel(chatId))) as [string, number])[1]) === 0,

@@ -1,6 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis'
-import type { ChatEvent, ChatEventType } from '../realtime/events.js'
-import type { ChatEventListener, EventBus } from './bus.js'
+import { Compile } from 'typebox/compile'
+import { LogEvent } from '../schemas/events.schema.js'
+import { type EventBus, type LogEventListener, type Topic, topicsOf } from './bus.js'
 import { quit, untilReady } from './redis.connection.js'
 
 /** The part of a pino (Fastify) logger the bus uses: object first, message second. */
@@ -19,27 +20,27 @@ export interface RedisBusOptions {
   channelPrefix?: string
   /** How long boot may wait for Redis before giving up. */
   connectTimeoutMs?: number
+  /** Called for every event that could not be published (a metric). */
+  onDropped?: () => void
+  /** Called after every reconnect (a metric). */
+  onReconnected?: () => void
 }
 
 /** Outage logs repeat at most this often: an outage must not flood the log. */
 const WARN_INTERVAL_MS = 5_000
 
-// `satisfies` makes the compiler insist on an update here when the event map grows.
-const KNOWN_TYPES = {
-  'message.created': true,
-  'message.deleted': true,
-  'chat.deleted': true,
-} satisfies Record<ChatEventType, true>
+const logEvent = Compile(LogEvent)
 
 interface Channel {
-  chatId: number
-  listeners: Set<ChatEventListener>
+  topic: Topic
+  listeners: Set<LogEventListener>
   /** Settles once Redis confirmed the SUBSCRIBE, or the connection dropped meanwhile. */
   active: Promise<void>
 }
 
 /**
- * The multi-instance bus: Redis pub/sub, one channel per chat (`<prefix>chat:<id>`), JSON payloads.
+ * The multi-instance bus: Redis pub/sub, one channel per topic (`<prefix>chat:<id>`,
+ * `<prefix>user:<id>`), JSON payloads, validated against the event schema on the way in.
  *
  * Fails at boot, with `cannot connect to REDIS_URL: …`, when Redis cannot be reached within
  * `connectTimeoutMs`, so a misconfigured instance does not start. Later outages are survived: events
@@ -47,7 +48,7 @@ interface Channel {
  * re-subscribes every channel, and `onReconnect` listeners are told once that is done.
  */
 export async function createRedisBus(options: RedisBusOptions): Promise<EventBus> {
-  const { url, logger } = options
+  const { url, logger, onDropped } = options
   const prefix = options.channelPrefix ?? 'parley:'
   const shared: RedisOptions = {
     // Capped backoff: reconnect soon after a blip, without hammering a Redis that stays down.
@@ -90,7 +91,7 @@ export async function createRedisBus(options: RedisBusOptions): Promise<EventBus
   let dropped: Promise<void> | undefined
 
   const healthy = () => publisher.status === 'ready' && subscriber.status === 'ready'
-  const channelOf = (chatId: number) => `${prefix}chat:${chatId}`
+  const channelOf = (topic: Topic) => `${prefix}${topic}`
 
   for (const [role, client] of [
     ['publish', publisher],
@@ -121,6 +122,7 @@ export async function createRedisBus(options: RedisBusOptions): Promise<EventBus
     if (closed || !outage || !healthy()) return
     outage = false
     logger.info({ channels: channels.size }, 'redis connection restored; channels re-subscribed')
+    options.onReconnected?.()
     for (const listener of [...reconnectListeners]) {
       try {
         listener()
@@ -134,7 +136,7 @@ export async function createRedisBus(options: RedisBusOptions): Promise<EventBus
     // Missing when the last local listener left and Redis has not confirmed the UNSUBSCRIBE yet.
     const channel = channels.get(channelName)
     if (!channel) return
-    const event = parseEvent(payload, channel.chatId)
+    const event = parseEvent(payload, channel.topic)
     if (!event) {
       warnMalformed({ channel: channelName, bytes: payload.length }, 'ignoring a malformed bus message')
       return
@@ -144,7 +146,7 @@ export async function createRedisBus(options: RedisBusOptions): Promise<EventBus
       try {
         listener(event)
       } catch (err) {
-        logger.error({ err, chat_id: channel.chatId }, 'bus listener failed')
+        logger.error({ err, topic: channel.topic }, 'bus listener failed')
       }
     }
   })
@@ -176,26 +178,30 @@ export async function createRedisBus(options: RedisBusOptions): Promise<EventBus
 
     publish(event) {
       if (closed) return
-      publisher.publish(channelOf(event.chat_id), JSON.stringify(event)).catch((err: Error) => {
-        warnDropped({ err, chat_id: event.chat_id }, 'redis unavailable: dropped a bus event')
-      })
+      const payload = JSON.stringify(event)
+      for (const topic of topicsOf(event)) {
+        publisher.publish(channelOf(topic), payload).catch((err: Error) => {
+          onDropped?.()
+          warnDropped({ err, topic }, 'redis unavailable: dropped a bus event')
+        })
+      }
     },
 
-    async subscribe(chatId, listener) {
+    async subscribe(topic, listener) {
       // After close there is nothing to listen to; a no-op keeps shutdown races harmless.
       if (closed) return () => {}
-      const name = channelOf(chatId)
+      const name = channelOf(topic)
       let channel = channels.get(name)
       if (!channel) {
         const subscribed = subscriber.subscribe(name).then(() => undefined)
         subscribed.catch((err: Error) => {
           if (!closed) logger.error({ err, channel: name }, 'redis SUBSCRIBE failed')
         })
-        channel = { chatId, listeners: new Set(), active: confirmation(subscribed) }
+        channel = { topic, listeners: new Set(), active: confirmation(subscribed) }
         channels.set(name, channel)
       }
       // A wrapper, so the same function subscribed twice counts twice.
-      const entry: ChatEventListener = (event) => listener(event)
+      const entry: LogEventListener = (event) => listener(event)
       channel.listeners.add(entry)
       const current = channel
       try {
@@ -205,7 +211,7 @@ export async function createRedisBus(options: RedisBusOptions): Promise<EventBus
         current.listeners.delete(entry)
         if (channels.get(name) === current) channels.delete(name)
         if (closed) return () => {}
-        throw new Error(`cannot subscribe to chat ${chatId} events: ${(err as Error).message}`, {
+        throw new Error(`cannot subscribe to ${topic} events: ${(err as Error).message}`, {
           cause: err,
         })
       }
@@ -244,18 +250,19 @@ export async function createRedisBus(options: RedisBusOptions): Promise<EventBus
   }
 }
 
-/** Another instance (or another version of Parley) wrote it: trust nothing about its shape. */
-function parseEvent(payload: string, chatId: number): ChatEvent | undefined {
+/**
+ * Another instance (or another version of Parley) wrote it: trust nothing about its shape. It must
+ * match the event schema and belong on the topic it came in on.
+ */
+function parseEvent(payload: string, topic: Topic): LogEvent | undefined {
   let value: unknown
   try {
     value = JSON.parse(payload)
   } catch {
     return undefined
   }
-  if (typeof value !== 'object' || value === null) return undefined
-  const { type, chat_id } = value as { type?: unknown; chat_id?: unknown }
-  if (typeof type !== 'string' || !Object.hasOwn(KNOWN_TYPES, type) || chat_id !== chatId) return undefined
-  return value as ChatEvent
+  if (!logEvent.Check(value)) return undefined
+  return topicsOf(value).includes(topic) ? value : undefined
 }
 
 /** Logs at most once per interval, counting what it left out, so an outage does not flood the log. */

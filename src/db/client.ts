@@ -10,6 +10,12 @@ import { createQueryGate, type QueryGate } from './query-gate.js'
 /** The query interface repositories use; the same for PGlite and PostgreSQL. */
 export type Database = PgDatabase<PgQueryResultHKT>
 
+/** What a transaction offers: the query builder, and raw rows for hand-written SQL. */
+export interface Transaction {
+  readonly db: Database
+  rows<T extends Record<string, unknown>>(query: SQL): Promise<T[]>
+}
+
 /** A database together with what only its owner needs: liveness, raw rows and cleanup. */
 export interface DatabaseHandle {
   readonly db: Database
@@ -22,6 +28,8 @@ export interface DatabaseHandle {
    * the pool, outside any transaction.
    */
   prepare<T extends Record<string, unknown>>(query: SQL): (values: Record<string, unknown>) => Promise<T[]>
+  /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>
   /** Resolves when the database answers a trivial query within `timeoutMs`. */
   ping(timeoutMs?: number): Promise<void>
   /** Runs `fn` while holding a lock that excludes other Parley processes doing the same (migrations). */
@@ -53,6 +61,13 @@ const DEFAULT_MAX_PENDING = 1000
  */
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   return options.databaseUrl ? openPostgres(options.databaseUrl, options) : openPglite(options.dataDir, options)
+}
+
+/** Runs `fn` in a drizzle transaction, handing it the driver-neutral {@link Transaction}. */
+function inTransaction<T>(db: Database, fn: (tx: Transaction) => Promise<T>): Promise<T> {
+  return db.transaction((tx) =>
+    fn({ db: tx as unknown as Database, rows: async (query) => normalizeRows(await tx.execute(query)) }),
+  )
 }
 
 function normalizeRows<T>(result: unknown): T[] {
@@ -112,6 +127,7 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
     db,
     driver: 'postgres',
     rows: async (query) => normalizeRows(await db.execute(query)),
+    transaction: (fn) => inTransaction(db, fn),
     prepare: (query) => {
       const { text, params } = compile(query)
       // postgres.js names a prepared statement after its text and prepares it once per connection.
@@ -189,6 +205,7 @@ async function openPglite(dataDir: string, options: DatabaseOptions): Promise<Da
     db,
     driver: 'pglite',
     rows: async (query) => normalizeRows(await db.execute(query)),
+    transaction: (fn) => inTransaction(db, fn),
     prepare: (query) => {
       const { text, params } = compile(query)
       return async (values) => normalizeRows(await gated.query(text, params(values)))

@@ -1,45 +1,50 @@
 import websocket from '@fastify/websocket'
 import fp from 'fastify-plugin'
 import type { Config } from '../config.js'
-import { RealtimeHub } from '../realtime/hub.js'
-import { sseGateway } from '../realtime/sse.gateway.js'
-import { wsGateway } from '../realtime/ws.gateway.js'
-import { createMessagesRepository } from '../repositories/messages.repository.js'
+import { RealtimeEngine } from '../realtime/engine.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    realtime: RealtimeHub
+    realtime: RealtimeEngine
   }
 }
 
+/** How often an instance prunes the log of events older than the retention period. */
+const PRUNE_INTERVAL_MS = 15 * 60_000
+
 /**
- * Realtime delivery: WebSocket at /api/v1/ws and SSE at /api/v1/chats/:id/events, both fed by
- * the bus and the database. At shutdown the connections close (1001) before the server stops.
+ * Realtime delivery: the engine (chat channels over the bus, the log tail), the WebSocket server,
+ * and log pruning. At shutdown the connections close (1001) before the server stops. The routes
+ * are in routes/realtime.routes.ts.
  */
 export default fp<{ config: Config }>(
   async (app, { config }) => {
-    const hub = new RealtimeHub({ bus: app.bus, heartbeatMs: config.REALTIME_HEARTBEAT_MS, logger: app.log })
-    app.decorate('realtime', hub)
+    const engine = new RealtimeEngine({
+      service: app.services.realtime,
+      bus: app.bus,
+      logger: app.log,
+      heartbeatMs: config.REALTIME_HEARTBEAT_MS,
+      syncIntervalMs: config.REALTIME_SYNC_INTERVAL_MS,
+    })
+    app.decorate('realtime', engine)
     // Added before @fastify/websocket's own preClose, so clients get 1001 rather than a bare close.
     app.addHook('preClose', async () => {
-      await hub.close()
+      clearInterval(pruneTimer)
+      await engine.close()
     })
     await app.register(websocket, { options: { maxPayload: config.WS_MAX_FRAME_BYTES } })
+    await engine.start()
 
-    const feeds = { bus: app.bus, messages: createMessagesRepository(app.database) }
-    const limits = { maxBufferedBytes: config.REALTIME_MAX_BUFFERED_BYTES }
-    await app.register(
-      async (api) => {
-        await api.register(wsGateway, {
-          hub,
-          feeds,
-          maxSubscriptions: config.WS_MAX_SUBSCRIPTIONS,
-          ...limits,
-        })
-        await api.register(sseGateway, { hub, feeds, ...limits })
-      },
-      { prefix: '/api/v1' },
-    )
+    const prune = () => {
+      app.services.realtime.prune(config.LOG_RETENTION_HOURS).then(
+        (count) => {
+          if (count > 0) app.log.info({ count }, 'pruned old log events')
+        },
+        (err: unknown) => app.log.warn({ err }, 'pruning the log failed; will retry'),
+      )
+    }
+    const pruneTimer = setInterval(prune, PRUNE_INTERVAL_MS)
+    pruneTimer.unref()
   },
-  { name: 'realtime', dependencies: ['db', 'bus'] },
+  { name: 'realtime', dependencies: ['db', 'bus', 'services'] },
 )

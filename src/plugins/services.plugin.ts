@@ -1,23 +1,48 @@
 import fp from 'fastify-plugin'
+import type { Config } from '../config.js'
 import { createChatsRepository } from '../repositories/chats.repository.js'
+import { createLogRepository } from '../repositories/log.repository.js'
 import { createMessagesRepository } from '../repositories/messages.repository.js'
+import { type Access, createAccessPolicy } from '../services/access.js'
+import { createInboxRepository } from '../repositories/inbox.repository.js'
 import { type ChatService, createChatService } from '../services/chats.service.js'
+import { type ConversationService, createConversationService } from '../services/conversations.service.js'
 import { createMessageService, type MessageService } from '../services/messages.service.js'
+import { createRealtimeService, type RealtimeService } from '../services/realtime.service.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    services: { chats: ChatService; messages: MessageService }
+    access: Access
+    services: {
+      chats: ChatService
+      messages: MessageService
+      conversations: ConversationService
+      realtime: RealtimeService
+    }
   }
 }
 
 /** Wires repositories into services, each given only what it uses. */
-export default fp(
-  async (app) => {
-    const chats = createChatsRepository(app.database)
-    const messages = createMessagesRepository(app.database)
+export default fp<{ config: Config; membersOnly: boolean }>(
+  async (app, { membersOnly }) => {
+    const database = app.database
+    const chats = createChatsRepository(database)
+    const messages = createMessagesRepository(database)
+    const log = createLogRepository(database)
+    const access = createAccessPolicy({ membersOnly })
+    app.decorate('access', access)
     app.decorate('services', {
-      chats: createChatService({ chats, bus: app.bus }),
-      messages: createMessageService({ messages, chats, bus: app.bus }),
+      chats: createChatService({ database, chats, log, bus: app.bus, access }),
+      messages: createMessageService({ database, messages, chats, log, bus: app.bus, access }),
+      conversations: createConversationService({
+        database,
+        inbox: createInboxRepository(database),
+        chats,
+        log,
+        bus: app.bus,
+        access,
+      }),
+      realtime: createRealtimeService({ database, log, chats, access }),
     })
   },
   { name: 'services', dependencies: ['db', 'bus'] },

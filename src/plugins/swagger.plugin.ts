@@ -18,7 +18,9 @@ export default fp(
         },
         tags: [
           { name: 'chats', description: 'Chats and their recent messages' },
-          { name: 'messages', description: 'Sending and paging messages' },
+          { name: 'messages', description: 'Sending, paging, editing and deleting messages' },
+          { name: 'members', description: 'Chat membership and read receipts' },
+          { name: 'conversations', description: 'Direct chats, the inbox and read markers' },
           { name: 'realtime', description: 'Live events (the WebSocket protocol is described in the README)' },
           { name: 'health', description: 'Liveness and readiness' },
         ],

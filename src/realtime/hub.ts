@@ -1,6 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
-import type { EventBus } from '../bus/bus.js'
-import type { ChatFeed } from './chat-feed.js'
+import type { UserStream } from './user-stream.js'
 
 /** Waits until `done()` holds, checking every few milliseconds (a transport's buffer draining). */
 export async function waitUntil(done: () => boolean, everyMs = 10): Promise<void> {
@@ -9,9 +8,7 @@ export async function waitUntil(done: () => boolean, everyMs = 10): Promise<void
 
 /** A live realtime client, whatever its transport. */
 export interface RealtimeConnection {
-  /** The chats it follows. */
-  feeds(): Iterable<ChatFeed>
-  /** Called every heartbeat interval: ping, or drop the connection if the last ping went unanswered. */
+  /** Called once per heartbeat interval: ping, or drop the connection if the last ping went unanswered. */
   heartbeat(): void
   /** Ends the connection because the server is shutting down (WebSocket close 1001). */
   shutdown(): void
@@ -21,51 +18,42 @@ export interface RealtimeConnection {
   readonly closed: Promise<void>
 }
 
-/** Parts each heartbeat round is cut into. */
+/** Parts each heartbeat round is cut into, so that thousands of pings do not go out in one burst. */
 const HEARTBEAT_SLICES = 30
 
 export interface HubOptions {
-  bus: EventBus
   heartbeatMs: number
   logger: FastifyBaseLogger
 }
 
 /**
- * Keeps every realtime connection of this instance: heartbeats, re-syncing feeds from the database
- * after the bus reconnects, and an orderly close at shutdown.
+ * Keeps every realtime connection of this instance: heartbeats, the user streams the log tail must
+ * reach, and an orderly close at shutdown.
  */
 export class RealtimeHub {
   private readonly connections = new Set<RealtimeConnection>()
+  private readonly userStreams = new Map<number, Set<UserStream>>()
   private readonly timer: NodeJS.Timeout
-  private readonly stopReconnectListener: () => void
   private closing = false
 
   constructor(options: HubOptions) {
-    // Each connection is pinged once per heartbeatMs, a slice at a time: one pass over thousands of
-    // sockets is one write each and would stall every delivery for a tenth of a second.
+    // A round starts every heartbeatMs with the connections open then; each slice of the interval
+    // pings its share of them. So every connection is pinged once per interval, however few there are.
     const slices = Math.max(1, Math.min(HEARTBEAT_SLICES, Math.floor(options.heartbeatMs / 100)))
     let round: RealtimeConnection[] = []
-    let next = 0
+    let slice = 0
     this.timer = setInterval(() => {
-      if (next >= round.length) {
-        round = [...this.connections]
-        next = 0
-      }
-      const end = next + Math.ceil(round.length / slices)
-      for (; next < end && next < round.length; next++) {
-        const connection = round[next] as RealtimeConnection
+      if (slice === 0) round = [...this.connections]
+      const start = Math.floor((round.length * slice) / slices)
+      const end = Math.floor((round.length * (slice + 1)) / slices)
+      for (let index = start; index < end; index++) {
+        const connection = round[index] as RealtimeConnection
         if (this.connections.has(connection)) connection.heartbeat()
       }
+      slice = (slice + 1) % slices
+      if (slice === 0) round = []
     }, options.heartbeatMs / slices)
     this.timer.unref()
-    this.stopReconnectListener =
-      options.bus.onReconnect?.(() => {
-        options.logger.info(
-          { connections: this.connections.size },
-          'bus reconnected: re-syncing subscriptions',
-        )
-        for (const connection of this.connections) for (const feed of connection.feeds()) feed.resync()
-      }) ?? (() => {})
   }
 
   /** False once shutdown began: new connections are refused. */
@@ -82,6 +70,30 @@ export class RealtimeHub {
     void connection.closed.then(() => this.connections.delete(connection))
   }
 
+  addUserStream(stream: UserStream): () => void {
+    let set = this.userStreams.get(stream.userId)
+    if (!set) {
+      set = new Set()
+      this.userStreams.set(stream.userId, set)
+    }
+    set.add(stream)
+    return () => {
+      const current = this.userStreams.get(stream.userId)
+      current?.delete(stream)
+      if (current?.size === 0) this.userStreams.delete(stream.userId)
+    }
+  }
+
+  /** Every user stream of a user on this instance. */
+  streamsOf(userId: number): Iterable<UserStream> {
+    return this.userStreams.get(userId) ?? []
+  }
+
+  /** Every user stream on this instance. */
+  *allStreams(): Iterable<UserStream> {
+    for (const set of this.userStreams.values()) yield* set
+  }
+
   /**
    * Asks every connection to close (1001 for WebSocket), waits up to `graceMs` for the handshakes,
    * then cuts whatever is left.
@@ -89,7 +101,6 @@ export class RealtimeHub {
   async close(graceMs = 1000): Promise<void> {
     this.closing = true
     clearInterval(this.timer)
-    this.stopReconnectListener()
     const all = [...this.connections]
     for (const connection of all) connection.shutdown()
     let timer: NodeJS.Timeout | undefined

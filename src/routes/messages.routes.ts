@@ -2,7 +2,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { toId, toOptionalId } from '../schemas/common.js'
 import {
   deleteMessageSchema,
+  editMessageSchema,
   listChatMessagesSchema,
+  listEditsSchema,
   listMessagesSchema,
   sendMessageSchema,
 } from '../schemas/messages.schema.js'
@@ -15,8 +17,8 @@ const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/chats/:id/messages',
     { schema: { ...sendMessageSchema, operationId: 'sendMessage' } },
     async (request, reply) => {
-      const message = await messages.sendMessage(toId(request.params.id), request.body)
-      return reply.code(201).send(message)
+      const { message, created } = await messages.sendMessage(request.identity, toId(request.params.id), request.body)
+      return reply.code(created ? 201 : 200).send(message)
     },
   )
 
@@ -26,32 +28,38 @@ const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { before, after, limit } = request.query
       const page = { before: toOptionalId(before), after: toOptionalId(after), limit }
-      return { messages: await messages.listChatMessages(toId(request.params.id), page) }
+      return { messages: await messages.listChatMessages(request.identity, toId(request.params.id), page) }
     },
   )
 
-  app.get(
-    '/messages',
-    { schema: { ...listMessagesSchema, operationId: 'listMessages' } },
-    async (request) => {
-      const { chat_id, before, after, limit } = request.query
-      const page = {
-        chatId: toOptionalId(chat_id),
-        before: toOptionalId(before),
-        after: toOptionalId(after),
-        limit,
-      }
-      return { messages: await messages.listMessages(page) }
-    },
-  )
+  app.get('/messages', { schema: { ...listMessagesSchema, operationId: 'listMessages' } }, async (request) => {
+    const { chat_id, before, after, limit } = request.query
+    const page = { chatId: toOptionalId(chat_id), before: toOptionalId(before), after: toOptionalId(after), limit }
+    return { messages: await messages.listMessages(request.identity, page) }
+  })
 
   app.delete(
     '/messages/:id',
     { schema: { ...deleteMessageSchema, operationId: 'deleteMessage' } },
     async (request, reply) => {
-      await messages.deleteMessage(toId(request.params.id))
+      await messages.deleteMessage(request.identity, toId(request.params.id))
       return reply.code(204).send(null)
     },
+  )
+}
+
+/** The routes only `/api/v1` has: edits. */
+export const messageRoutesV1: FastifyPluginAsyncTypebox = async (app) => {
+  const { messages } = app.services
+
+  app.patch('/messages/:id', { schema: { ...editMessageSchema, operationId: 'editMessage' } }, async (request) =>
+    messages.editMessage(request.identity, toId(request.params.id), request.body.text),
+  )
+
+  app.get(
+    '/messages/:id/edits',
+    { schema: { ...listEditsSchema, operationId: 'listMessageEdits' } },
+    async (request) => ({ edits: await messages.listEdits(request.identity, toId(request.params.id)) }),
   )
 }
 

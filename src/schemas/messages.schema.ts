@@ -15,13 +15,30 @@ export const TEXT_MAX = 5000
 
 export const Message = Type.Object(
   {
-    id: Id('The message id.'),
+    id: Id('The message id: its position in the chat log, so ids ascend in the chat’s order.'),
     chat_id: Id('The chat it belongs to.'),
+    sender_id: Type.Union([Id('The sender.'), Type.Null()], {
+      description: 'The user who sent it; null when sent anonymously or by the application (admin key).',
+    }),
     text: Type.String(),
     created_at: Timestamp,
+    edited_at: Type.Union([Timestamp, Type.Null()], { description: 'When it was last edited; null until then.' }),
+    client_message_id: Type.Union([Type.String(), Type.Null()], {
+      description: 'The idempotency key the sender gave, or null.',
+    }),
   },
   {
-    examples: [{ id: 7, chat_id: 1, text: 'Hiking on Saturday?', created_at: '2026-11-22T11:00:00.000001Z' }],
+    examples: [
+      {
+        id: 7,
+        chat_id: 1,
+        sender_id: 3,
+        text: 'Hiking on Saturday?',
+        created_at: '2026-11-22T11:00:00.000001Z',
+        edited_at: null,
+        client_message_id: null,
+      },
+    ],
   },
 )
 export type Message = Static<typeof Message>
@@ -32,8 +49,15 @@ export const MessagePage = Type.Object(
     examples: [
       {
         messages: [
-          { id: 7, chat_id: 1, text: 'Hiking on Saturday?', created_at: '2026-11-22T11:00:00.000001Z' },
-          { id: 9, chat_id: 1, text: 'Yes, 9am at the station.', created_at: '2026-11-22T11:02:13.482210Z' },
+          {
+            id: 7,
+            chat_id: 1,
+            sender_id: 3,
+            text: 'Hiking on Saturday?',
+            created_at: '2026-11-22T11:00:00.000001Z',
+            edited_at: null,
+            client_message_id: null,
+          },
         ],
       },
     ],
@@ -48,8 +72,18 @@ export const CreateMessageBody = Type.Object(
       pattern: STORABLE_TEXT_PATTERN,
       description: `Stored exactly as sent. 1–${TEXT_MAX} characters (Unicode code points), at least one not whitespace.`,
     }),
+    client_message_id: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 100,
+        pattern: STORABLE_TEXT_PATTERN,
+        description:
+          'An idempotency key, unique per chat and sender: sending it again returns the original message (200) ' +
+          'and stores nothing.',
+      }),
+    ),
   },
-  { examples: [{ text: 'Hiking on Saturday?' }] },
+  { examples: [{ text: 'Hiking on Saturday?', client_message_id: 'c0ffee-1' }] },
 )
 export type CreateMessageBody = Static<typeof CreateMessageBody>
 
@@ -73,7 +107,11 @@ export const sendMessageSchema = {
   tags: ['messages'],
   params: ChatParams,
   body: CreateMessageBody,
-  response: { 201: Message, ...problemResponses(404, ...bodyErrors) },
+  response: {
+    200: { ...Message, description: 'A message with this client_message_id already existed; nothing was stored.' },
+    201: Message,
+    ...problemResponses(401, 404, ...bodyErrors),
+  },
 }
 
 export const listChatMessagesSchema = {
@@ -96,7 +134,39 @@ export const listMessagesSchema = {
 
 export const deleteMessageSchema = {
   summary: 'Delete a message',
+  description: 'The sender, the chat’s owner or the admin (anyone in open mode).',
   tags: ['messages'],
   params: MessageParams,
-  response: { 204: Type.Null({ description: 'Deleted.' }), ...problemResponses(404, ...baseErrors) },
+  response: { 204: Type.Null({ description: 'Deleted.' }), ...problemResponses(401, 403, 404, ...baseErrors) },
+}
+
+export const EditMessageBody = Type.Object(
+  { text: CreateMessageBody.properties.text },
+  { examples: [{ text: 'Hiking on Sunday?' }] },
+)
+
+export const editMessageSchema = {
+  summary: 'Edit a message',
+  description: 'Only its sender. The earlier text is kept (see the edits route).',
+  tags: ['messages'],
+  params: MessageParams,
+  body: EditMessageBody,
+  response: { 200: Message, ...problemResponses(401, 403, 404, ...bodyErrors) },
+}
+
+export const MessageEdits = Type.Object({
+  edits: Type.Array(
+    Type.Object({
+      text: Type.String({ description: 'The text this version had.' }),
+      edited_at: { ...Timestamp, description: 'When this version was replaced by the next.' },
+    }),
+    { description: 'Earlier versions, oldest first.' },
+  ),
+})
+
+export const listEditsSchema = {
+  summary: 'A message’s earlier versions',
+  tags: ['messages'],
+  params: MessageParams,
+  response: { 200: MessageEdits, ...problemResponses(401, 404, ...baseErrors) },
 }

@@ -1,0 +1,191 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
+import { Type } from 'typebox'
+import { AppError, notFound } from '../errors.js'
+import { RealtimeEngine } from '../realtime/engine.js'
+import { CURSOR_SCHEMA_PATTERN } from '../realtime/cursor.js'
+import { SseConnection } from '../realtime/sse-connection.js'
+import { WsConnection } from '../realtime/ws-connection.js'
+import { baseErrors, Cursor, IdString, problemResponses, toId, toOptionalId } from '../schemas/common.js'
+import { closeCodes } from '../schemas/frames.schema.js'
+
+export interface RealtimeRouteOptions {
+  maxSubscriptions: number
+  maxBufferedBytes: number
+}
+
+const UserCursor = Type.String({
+  pattern: CURSOR_SCHEMA_PATTERN,
+  maxLength: 200_000,
+  description: 'The `cursor` of the last event seen on the user stream.',
+})
+
+/** Client mistakes on realtime connections are logged at most once per interval. */
+function mistakeLogger(request: FastifyRequest, intervalMs = 10_000) {
+  let last = Number.NEGATIVE_INFINITY
+  let suppressed = 0
+  return (detail: string) => {
+    const now = Date.now()
+    if (now - last < intervalMs) {
+      suppressed += 1
+      return
+    }
+    last = now
+    request.log.debug({ detail, suppressed }, 'client sent a malformed frame')
+    suppressed = 0
+  }
+}
+
+/** The realtime endpoints: one WebSocket, and Server-Sent Events for one chat or for the user. */
+const realtimeRoutes: FastifyPluginAsyncTypebox<RealtimeRouteOptions> = async (app, options) => {
+  const engine = app.realtime
+  const { realtime: service } = app.services
+  const membersOnly = app.access.membersOnly
+  const shuttingDown = () => new AppError('service_unavailable', 'The server is shutting down.')
+
+  app.route({
+    method: 'GET',
+    url: '/ws',
+    config: { allowQueryToken: true },
+    schema: {
+      summary: 'Realtime events over WebSocket',
+      description:
+        'Upgrade to a WebSocket speaking JSON text frames. A signed-in user first gets `ready` with a cursor, then every ' +
+        'event of every chat it belongs to (resume with `?cursor=`). Anyone may also `subscribe` to single chats (with ' +
+        '`after` to resume), `unsubscribe` and `ping`. Every frame and close code is described in the README.',
+      tags: ['realtime'],
+      operationId: 'websocket',
+      querystring: Type.Object({ cursor: Type.Optional(UserCursor) }),
+      response: problemResponses(426, 422),
+    },
+    // A plain HTTP request to the WebSocket endpoint.
+    handler: async () => {
+      throw new AppError('upgrade_required', 'This endpoint speaks WebSocket: send an Upgrade request.')
+    },
+    wsHandler: (socket, request) => {
+      if (!engine.hub.accepting) {
+        socket.close(closeCodes.goingAway, 'server shutting down')
+        return
+      }
+      const identity = request.identity
+      const connection = new WsConnection(socket, {
+        engine,
+        identity,
+        memberId: RealtimeEngine.memberIdOf(identity, membersOnly),
+        authorize: (chatId) => service.authorizeChat(identity, chatId),
+        maxSubscriptions: options.maxSubscriptions,
+        maxBufferedBytes: options.maxBufferedBytes,
+        log: request.log,
+        onClientMistake: mistakeLogger(request),
+      })
+      engine.hub.add(connection)
+      if (identity.kind === 'user') {
+        const { cursor } = request.query as { cursor?: string }
+        connection.startUserStream(identity.userId, cursor).catch((error: unknown) => {
+          request.log.error({ err: error }, 'user stream failed to start')
+          socket.close(1011, 'stream failed: reconnect with your cursor')
+        })
+      }
+    },
+  })
+
+  app.get(
+    '/chats/:id/events',
+    {
+      config: { allowQueryToken: true },
+      schema: {
+        summary: 'Follow a chat as Server-Sent Events',
+        description:
+          'Streams `subscribed`, then (with `after` or `Last-Event-ID`) every event of the chat after that position, ' +
+          'then live events. Every event has `id:` = its cursor (the log id), so a reconnecting EventSource resumes ' +
+          'exactly where it stopped. The stream ends after `chat.deleted`, or when the caller leaves the chat.',
+        tags: ['realtime'],
+        operationId: 'chatEvents',
+        params: Type.Object({ id: IdString('The chat id.') }),
+        querystring: Type.Object({ after: Type.Optional(Cursor('Replay events after this log position first.')) }),
+        headers: Type.Object({
+          'last-event-id': Type.Optional(Cursor('Sent by EventSource on reconnect; takes precedence over `after`.')),
+        }),
+        response: {
+          200: { description: 'An event stream.', content: { 'text/event-stream': { schema: Type.String() } } },
+          ...problemResponses(404, 503, ...baseErrors),
+        },
+      },
+    },
+    async (request, reply) => {
+      if (!engine.hub.accepting) throw shuttingDown()
+      const chatId = toId(request.params.id)
+      await service.authorizeChat(request.identity, chatId)
+      const after = toOptionalId(request.headers['last-event-id'] ?? request.query.after)
+      const connection = new SseConnection(reply, {
+        maxBufferedBytes: options.maxBufferedBytes,
+        log: request.log,
+        onOpen: (open) => engine.hub.add(open),
+      })
+      try {
+        const subscription = await engine.subscribeChat(
+          chatId,
+          after,
+          connection.sink,
+          RealtimeEngine.memberIdOf(request.identity, membersOnly),
+          () => connection.end(),
+          () => connection.sink.send({ type: 'subscribed', chat_id: chatId }),
+        )
+        if (!subscription) throw notFound('Chat')
+        connection.whenEnded(() => subscription.stop())
+      } catch (error) {
+        // Once the stream has started there is no status to answer with: end it, the client resumes.
+        if (!reply.sent) throw error
+        request.log.error({ err: error }, 'event stream failed')
+        connection.end()
+      }
+      return reply
+    },
+  )
+
+  app.get(
+    '/me/events',
+    {
+      config: { allowQueryToken: true },
+      schema: {
+        summary: 'Follow every chat of the caller as Server-Sent Events',
+        description:
+          'The user stream (the same events as on the WebSocket): `ready`, then every event of every chat the caller ' +
+          'belongs to. Every event has `id:` = its cursor; `Last-Event-ID` (or `?cursor=`) resumes.',
+        tags: ['realtime'],
+        operationId: 'userEvents',
+        querystring: Type.Object({ cursor: Type.Optional(UserCursor) }),
+        headers: Type.Object({ 'last-event-id': Type.Optional(UserCursor) }),
+        response: {
+          200: { description: 'An event stream.', content: { 'text/event-stream': { schema: Type.String() } } },
+          ...problemResponses(401, 503, ...baseErrors),
+        },
+      },
+    },
+    async (request, reply) => {
+      if (!engine.hub.accepting) throw shuttingDown()
+      const identity = request.identity
+      if (identity.kind !== 'user') {
+        throw new AppError('unauthorized', 'The user stream needs a user token.')
+      }
+      const connection = new SseConnection(reply, {
+        maxBufferedBytes: options.maxBufferedBytes,
+        log: request.log,
+        onOpen: (open) => engine.hub.add(open),
+      })
+      const stream = engine.userStream(identity.userId, connection.sink, () => connection.end())
+      connection.whenEnded(() => stream.stop())
+      try {
+        await stream.start(request.headers['last-event-id'] ?? request.query.cursor)
+      } catch (error) {
+        stream.stop()
+        if (!reply.sent) throw error
+        request.log.error({ err: error }, 'user event stream failed')
+        connection.end()
+      }
+      return reply
+    },
+  )
+}
+
+export default realtimeRoutes

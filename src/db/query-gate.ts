@@ -73,7 +73,7 @@ export function createQueryGate({ concurrency, maxPending, timeoutMs }: QueryGat
             } catch (error) {
               pending = Promise.reject(error)
             }
-            Promise.resolve(pending)
+            void Promise.resolve(pending)
               .then(
                 (value) => {
                   if (!settled) resolve(value)

@@ -123,6 +123,7 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
   const gate = createQueryGate({ concurrency: poolSize, maxPending, timeoutMs })
   const gated = gatedPostgres(client, gate)
   const db = drizzlePostgres({ client: gated }) as unknown as Database
+  let pinging: Promise<void> | undefined
   const handle: DatabaseHandle = {
     db,
     driver: 'postgres',
@@ -134,8 +135,18 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
       return async (values) => normalizeRows(await gated.unsafe(text, params(values) as never[], { prepare: true }))
     },
     // Outside the gate: readiness asks whether the server answers, not whether the pool is free.
+    // One ping at a time: probes of a frozen server join the stuck one instead of piling up.
     ping: async (timeoutMs = 2000) => {
-      await withTimeout(client`select 1`.execute(), timeoutMs, 'database ping')
+      pinging ??= Promise.resolve(client`select 1`.execute()).then(
+        () => {
+          pinging = undefined
+        },
+        (error: unknown) => {
+          pinging = undefined
+          throw error
+        },
+      )
+      await withTimeout(pinging, timeoutMs, 'database ping')
     },
     withExclusiveLock: async (fn) => {
       // A session-level advisory lock belongs to one connection: use a client that has only one.

@@ -3,7 +3,7 @@ import { configDefaults, defineConfig } from 'vitest/config'
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // The fault suite has its own command and configuration (vitest.faults.config.ts).
+    // Fault tests run with `npm run test:faults` (vitest.faults.config.ts).
     exclude: [...configDefaults.exclude, 'test/faults/**'],
     // Each file starts its own database (PGlite takes a few seconds), so give hooks room.
     hookTimeout: 60_000,

@@ -5,10 +5,12 @@ import { AppError, validationFailed } from './errors.js'
 import { serializeError } from './logging.js'
 import busPlugin from './plugins/bus.plugin.js'
 import connectionsPlugin from './plugins/connections.plugin.js'
+import corsPlugin from './plugins/cors.plugin.js'
 import dbPlugin from './plugins/db.plugin.js'
 import errorsPlugin, { clientErrorHandler, sendProblem } from './plugins/errors.plugin.js'
 import metricsPlugin from './plugins/metrics.plugin.js'
 import realtimePlugin from './plugins/realtime.plugin.js'
+import securityPlugin from './plugins/security.plugin.js'
 import servicesPlugin from './plugins/services.plugin.js'
 import shutdownPlugin from './plugins/shutdown.plugin.js'
 import swaggerPlugin from './plugins/swagger.plugin.js'
@@ -47,13 +49,15 @@ export async function buildApp(config: Config, options: { logger?: FastifyServer
     bodyLimit: config.BODY_LIMIT,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     // The router rejects these before any hook runs, so the error handler never sees them.
-    frameworkErrors: (error, _request, reply) =>
-      sendProblem(
+    // A reply is thenable; nothing here waits for it to be sent.
+    frameworkErrors: (error, _request, reply) => {
+      void sendProblem(
         reply,
         error.code === 'FST_ERR_MAX_PARAM_LENGTH'
           ? validationFailed([{ path: '/params/id', message: 'must be a positive 64-bit integer' }])
           : new AppError('bad_request', 'The URL is not validly percent-encoded.'),
-      ),
+      )
+    },
     // Idle keep-alive sockets close at shutdown; requests in flight finish first.
     forceCloseConnections: 'idle',
     // Slow clients: Node ends (408) a request whose headers or whole body take too long, checked
@@ -65,6 +69,9 @@ export async function buildApp(config: Config, options: { logger?: FastifyServer
     clientErrorHandler,
     // The shutdown plugin answers requests that arrive while closing with a 503 problem instead.
     return503OnClosing: false,
+    // Opening PGlite and migrating takes 5–9 s on a busy 2-core machine; avvio's default of 10 s per
+    // plugin aborted healthy boots. A database that does not answer fails sooner, on its own timeout.
+    pluginTimeout: 60_000,
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   await app.register(metricsPlugin)
@@ -72,6 +79,8 @@ export async function buildApp(config: Config, options: { logger?: FastifyServer
   await app.register(shutdownPlugin)
   await app.register(validationPlugin)
   await app.register(errorsPlugin)
+  await app.register(securityPlugin)
+  await app.register(corsPlugin, { config })
   await app.register(swaggerPlugin)
   await app.register(dbPlugin, { config })
   await app.register(busPlugin, { config })

@@ -34,6 +34,15 @@ export const ConfigSchema = Type.Object({
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   /** Prefix of the Redis channels, so that several Parley deployments can share one Redis. */
   REDIS_CHANNEL_PREFIX: Type.String({ default: 'parley:', minLength: 1, maxLength: 100 }),
+  /**
+   * Browser origins allowed to use the API from another site, comma-separated
+   * (`https://chat.example.com,http://localhost:5173`). Empty: no cross-origin access. WebSocket and
+   * SSE refuse a browser whose Origin is neither listed nor the server's own.
+   */
+  CORS_ORIGINS: Type.String({
+    default: '',
+    pattern: '^(https?://[^\\s/,]+(\\s*,\\s*https?://[^\\s/,]+)*)?$',
+  }),
   /** Largest accepted request body, in bytes. */
   BODY_LIMIT: Type.Integer({ default: 1_048_576, minimum: 1024, maximum: 104_857_600 }),
   /** How long a client may take to send a request's headers, in milliseconds (408 past it). */

@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest'
+import { chatTopic } from '../src/bus/bus.js'
 import { createMemoryBus } from '../src/bus/memory.bus.js'
 import { ChatChannel, type ChannelSource } from '../src/realtime/chat-channel.js'
 import type { ChatLogPage } from '../src/repositories/log.repository.js'
@@ -56,6 +57,15 @@ function setup(chatId: number, options: { gapGraceMs?: number; batch?: number } 
     },
     failNextRead: () => {
       failNext = true
+    },
+    /**
+     * The seqs a listener subscribed now receives. The bus calls listeners in subscription order, so
+     * once this one has an event, every listener subscribed before it (the channel) has had it too.
+     */
+    async probe(): Promise<number[]> {
+      const received: number[] = []
+      await bus.subscribe(chatTopic(chatId), (event) => received.push(event.seq))
+      return received
     },
     async open(position = { seq: 0, id: 0 }) {
       await channel.listen()
@@ -138,9 +148,10 @@ describe('ChatChannel › gap logic', () => {
   it('holds events published before it knew its position, and drops those the position covers', async () => {
     const t = setup(7)
     await t.channel.listen()
+    const probe = await t.probe()
     t.commit(1, 2, 3)
     t.publish(3) // committed before the position was read: covered by it
-    await new Promise((resolve) => setTimeout(resolve, 5))
+    await vi.waitFor(() => expect(probe).toEqual([3])) // the channel has it, unplaced
     t.channel.place({ seq: 3, id: 3 })
     t.commit(4)
     t.publish(4)
@@ -163,13 +174,14 @@ describe('ChatChannel › gap logic', () => {
   it('stops dispatching once closed, and after chat.deleted', async () => {
     const t = setup(9)
     await t.open()
+    const probe = await t.probe()
     t.bus.publish({ type: 'chat.deleted', id: 1, chat_id: 9, seq: 1, at: '2025-01-01T00:00:00.000000Z' })
     await vi.waitFor(() => expect(t.seen).toEqual([1]))
     expect(t.channel.gone).toBe(true)
     t.commit(2)
     t.publish(2)
     t.channel.close()
-    await new Promise((resolve) => setTimeout(resolve, 30))
+    await vi.waitFor(() => expect(probe).toEqual([1, 2])) // delivered wherever it still could be
     expect(t.seen).toEqual([1])
   })
 })

@@ -39,6 +39,7 @@ describe('errors of the HTTP parser are problem documents', () => {
     const [response] = await connection.untilClosed()
     expect(response?.status).toBe(400)
     expect(problemOf(response)).toMatchObject({ status: 400, code: 'bad_request' })
+    expect(response?.headers['x-content-type-options']).toBe('nosniff')
     expect(await countRows(context.app)).toEqual({ chats: 0, messages: 0 })
   })
 

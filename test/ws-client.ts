@@ -1,3 +1,4 @@
+import { vi } from 'vitest'
 import WebSocket, { type ClientOptions } from 'ws'
 import type { App } from '../src/app.js'
 import type { ServerFrame } from '../src/schemas/frames.schema.js'
@@ -17,11 +18,12 @@ export async function eventually(
   what: string,
   timeoutMs = 10_000,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
+  await vi.waitFor(
+    async () => {
+      if (!(await check())) throw new Error(`timed out waiting for ${what}`)
+    },
+    { timeout: timeoutMs, interval: 5 },
+  )
 }
 
 /** A test WebSocket client that records every frame and the close code. */

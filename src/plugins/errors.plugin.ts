@@ -77,11 +77,15 @@ export function problemBody(error: AppError) {
   }
 }
 
-/** Renders an error as problem JSON; a 503 says when to come back (Retry-After). */
+/**
+ * Sends an error as problem JSON; a 503 says when to come back (Retry-After). `nosniff` is set here
+ * too (security.plugin.ts sets it on the rest), because router errors are answered before any hook runs.
+ */
 export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply {
   if (error.status === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS))
   return reply
     .code(error.status)
+    .header('x-content-type-options', 'nosniff')
     .type('application/problem+json')
     .send(problemBody(error))
 }
@@ -145,6 +149,7 @@ export function clientErrorHandler(this: FastifyInstance, error: NodeJS.ErrnoExc
     socket.end(
       `HTTP/1.1 ${problem.status} ${problem.title}\r\n` +
         'Content-Type: application/problem+json\r\n' +
+        'X-Content-Type-Options: nosniff\r\n' +
         `Content-Length: ${Buffer.byteLength(body)}\r\n` +
         'Connection: close\r\n\r\n' +
         body,

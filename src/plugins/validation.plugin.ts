@@ -46,7 +46,8 @@ export default fp(
         done(new AppError('malformed_json', 'The body is not valid UTF-8.'), undefined)
         return
       }
-      parseJson(request, text, done)
+      // The default parser is the callback kind (it calls `done`); its type also allows the async kind.
+      void parseJson(request, text, done)
     })
 
     // Ajv's coercion accepts `1e2`, `0x10` and ` 5` as integers; a query integer must be plain digits.

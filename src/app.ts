@@ -1,14 +1,18 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Fastify, { type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import { authMode } from './auth/mode.js'
+import { redactTokens } from './auth/redact.js'
 import type { Config } from './config.js'
 import { AppError, validationFailed } from './errors.js'
 import { serializeError } from './logging.js'
+import authPlugin from './plugins/auth.plugin.js'
 import busPlugin from './plugins/bus.plugin.js'
 import connectionsPlugin from './plugins/connections.plugin.js'
 import corsPlugin from './plugins/cors.plugin.js'
 import dbPlugin from './plugins/db.plugin.js'
 import errorsPlugin, { clientErrorHandler, sendProblem } from './plugins/errors.plugin.js'
 import metricsPlugin from './plugins/metrics.plugin.js'
+import rateLimitPlugin from './plugins/rate-limit.plugin.js'
 import realtimePlugin from './plugins/realtime.plugin.js'
 import securityPlugin from './plugins/security.plugin.js'
 import servicesPlugin from './plugins/services.plugin.js'
@@ -22,6 +26,7 @@ import healthRoutes from './routes/health.routes.js'
 import messageRoutes, { messageRoutesV1 } from './routes/messages.routes.js'
 import metricsRoutes from './routes/metrics.routes.js'
 import realtimeRoutes from './routes/realtime.routes.js'
+import userRoutes from './routes/users.routes.js'
 
 /**
  * pino options: structured JSON, secrets and message bodies redacted (SQL parameters in errors
@@ -31,10 +36,21 @@ export function loggerOptions(config: Config, pretty = false): FastifyServerOpti
   return {
     level: config.LOG_LEVEL,
     redact: {
-      paths: ['req.headers.authorization', 'req.headers.cookie', '*.text', '*.token'],
+      paths: ['req.headers.authorization', 'req.headers.cookie', '*.text', '*.token', '*.access_token'],
       censor: '[redacted]',
     },
-    serializers: { err: serializeError },
+    // Errors without SQL or its parameters; Fastify's request serializer with `?access_token=`
+    // (realtime routes) masked in the URL.
+    serializers: {
+      err: serializeError,
+      req: (request: FastifyRequest) => ({
+        method: request.method,
+        url: redactTokens(request.url),
+        host: request.host,
+        remoteAddress: request.ip,
+        remotePort: request.socket?.remotePort,
+      }),
+    },
     ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } } } : {}),
   }
 }
@@ -85,7 +101,9 @@ export async function buildApp(config: Config, options: { logger?: FastifyServer
   await app.register(dbPlugin, { config })
   await app.register(busPlugin, { config })
   await app.register(identityPlugin)
-  await app.register(servicesPlugin, { config, membersOnly: false })
+  await app.register(authPlugin, { config })
+  await app.register(rateLimitPlugin, { config })
+  await app.register(servicesPlugin, { config, membersOnly: authMode(config) === 'token' })
   await app.register(realtimePlugin, { config })
 
   await app.register(healthRoutes)
@@ -97,6 +115,7 @@ export async function buildApp(config: Config, options: { logger?: FastifyServer
       await api.register(messageRoutes)
       await api.register(messageRoutesV1)
       await api.register(conversationRoutes)
+      await api.register(userRoutes)
       await api.register(realtimeRoutes, {
         maxSubscriptions: config.WS_MAX_SUBSCRIPTIONS,
         maxBufferedBytes: config.REALTIME_MAX_BUFFERED_BYTES,

@@ -1,5 +1,6 @@
 import { type Static, Type } from 'typebox'
 import { Value } from 'typebox/value'
+import { authConfigErrors } from './auth/mode.js'
 
 /**
  * Every environment variable Parley reads, declared once. The defaults make `npm start` work on a
@@ -32,7 +33,7 @@ export const ConfigSchema = Type.Object({
   MIGRATE_ON_START: Type.Boolean({ default: true }),
   /** Redis connection string for fanning realtime events out across instances. In-process bus when absent. */
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
-  /** Prefix of the Redis channels, so that several Parley deployments can share one Redis. */
+  /** Prefix of the Redis channels and keys (rate limits), so that several deployments can share one Redis. */
   REDIS_CHANNEL_PREFIX: Type.String({ default: 'parley:', minLength: 1, maxLength: 100 }),
   /**
    * Browser origins allowed to use the API from another site, comma-separated
@@ -89,6 +90,42 @@ export const ConfigSchema = Type.Object({
   LOG_RETENTION_HOURS: Type.Integer({ default: 168, minimum: 24, maximum: 87_600 }),
   /** How long a graceful shutdown may take before the process exits anyway, in milliseconds. */
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 0, maximum: 600_000 }),
+  /**
+   * `open`: no credentials needed, everyone may do everything (the assignment's clients). `token`:
+   * every route but /health, /ready, /docs and /openapi.json needs a bearer token. Default: `token`
+   * when AUTH_SECRET is set, else `open`; open mode on a non-loopback HOST must be chosen explicitly.
+   */
+  AUTH_MODE: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('token')])),
+  /** The HS256 key user tokens are signed with, at least 32 bytes. Setting it selects token mode. No default. */
+  AUTH_SECRET: Type.Optional(Type.String()),
+  /**
+   * The application backend's bearer key (admin: every right, never rate-limited), at least 32 bytes.
+   * Required in token mode, optional in open mode.
+   */
+  ADMIN_KEY: Type.Optional(Type.String()),
+  /**
+   * How long a user id seen in a valid token is trusted to exist without asking the database again, in
+   * milliseconds; 0 asks on every request. A deleted user's tokens stop working within this time.
+   */
+  AUTH_USER_CACHE_MS: Type.Integer({ default: 5_000, minimum: 0, maximum: 3_600_000 }),
+  /** Lifetime in seconds of the tokens Parley issues when none is asked for (open-mode sign-up, POST /users/{id}/tokens). */
+  AUTH_TOKEN_TTL_SECONDS: Type.Integer({ default: 86_400, minimum: 60, maximum: 31_536_000 }),
+  /** The longest `ttl_seconds` POST /users/{id}/tokens accepts, in seconds. */
+  AUTH_TOKEN_MAX_TTL_SECONDS: Type.Integer({ default: 2_592_000, minimum: 60, maximum: 31_536_000 }),
+  /** `on` or `off`; default on in token mode, off in open mode. Counts are shared through Redis when REDIS_URL is set. */
+  RATE_LIMIT: Type.Optional(Type.Union([Type.Literal('on'), Type.Literal('off')])),
+  /** Message sends (POST …/chats/{id}/messages) one user (or anonymous client IP) may make per window. */
+  RATE_LIMIT_SEND_MAX: Type.Integer({ default: 120, minimum: 1, maximum: 1_000_000 }),
+  /** The window of RATE_LIMIT_SEND_MAX, in seconds. */
+  RATE_LIMIT_SEND_WINDOW_SECONDS: Type.Integer({ default: 60, minimum: 1, maximum: 86_400 }),
+  /** Other writes (POST, PUT, PATCH, DELETE) one user (or anonymous client IP) may make per window. */
+  RATE_LIMIT_WRITE_MAX: Type.Integer({ default: 120, minimum: 1, maximum: 1_000_000 }),
+  /** The window of RATE_LIMIT_WRITE_MAX, in seconds. */
+  RATE_LIMIT_WRITE_WINDOW_SECONDS: Type.Integer({ default: 60, minimum: 1, maximum: 86_400 }),
+  /** WebSocket subscribe frames one user (or anonymous client IP) may send per window. */
+  RATE_LIMIT_SUBSCRIBE_MAX: Type.Integer({ default: 300, minimum: 1, maximum: 1_000_000 }),
+  /** The window of RATE_LIMIT_SUBSCRIBE_MAX, in seconds. */
+  RATE_LIMIT_SUBSCRIBE_WINDOW_SECONDS: Type.Integer({ default: 60, minimum: 1, maximum: 86_400 }),
 })
 
 export type Config = Static<typeof ConfigSchema>
@@ -128,11 +165,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (lines.length > 0 || notIntegers.length > 0) {
     throw new ConfigError(`invalid configuration: ${[...new Set([...notIntegers, ...lines])].join('; ')}`)
   }
+  const authErrors = authConfigErrors(config)
+  if (authErrors.length > 0) throw new ConfigError(`invalid configuration: ${authErrors.join('; ')}`)
   return config
 }
 
 /** Variables whose whole value is a secret, and URLs whose password is. */
-const SECRETS = new Set(['METRICS_TOKEN'])
+const SECRETS = new Set(['METRICS_TOKEN', 'AUTH_SECRET', 'ADMIN_KEY'])
 const URLS = new Set(['DATABASE_URL', 'REDIS_URL'])
 
 /**

@@ -84,7 +84,24 @@ export async function resetDatabase(app: App): Promise<void> {
   await app.database.db.execute(
     sql`TRUNCATE users, chats, chat_members, messages, message_edits, events, departures CASCADE`,
   )
+  // What the authenticator remembers about deleted users no longer holds.
+  app.auth.authenticator.forget()
 }
+
+/**
+ * Token mode for `useTestApp(TOKEN_MODE)`: a signing secret and an admin key (33 bytes each).
+ * Combine with other overrides by spreading.
+ */
+export const TOKEN_MODE = {
+  AUTH_SECRET: 'test-auth-secret-0123456789abcdef',
+  ADMIN_KEY: 'test-admin-key-0123456789abcdefgh',
+} as const
+
+/** Headers that present a bearer token (a user's token, or the admin key). */
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
+
+/** The admin key of {@link TOKEN_MODE} as request headers. */
+export const asAdmin = bearer(TOKEN_MODE.ADMIN_KEY)
 
 /** The row counts of both tables, read straight from the database. */
 export async function countRows(app: App): Promise<{ chats: number; messages: number }> {

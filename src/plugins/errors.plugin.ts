@@ -2,7 +2,15 @@ import type { ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify'
 import fp from 'fastify-plugin'
-import { AppError, type FieldError, fromDatabaseError, RETRY_AFTER_SECONDS, validationFailed } from '../errors.js'
+import { STATUS_CODES } from 'node:http'
+import {
+  AppError,
+  type ErrorCode,
+  type FieldError,
+  fromDatabaseError,
+  RETRY_AFTER_SECONDS,
+  validationFailed,
+} from '../errors.js'
 import { INT64_FORMAT_MESSAGE, patternMessages } from '../schemas/common.js'
 
 interface AjvError {
@@ -40,6 +48,19 @@ function fieldErrors(context: string | undefined, errors: AjvError[]): FieldErro
   return result
 }
 
+/** Client errors from Fastify and plugins that the catalogue has an entry for, by status. */
+const codesByStatus: Partial<Record<number, ErrorCode>> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  409: 'conflict',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  429: 'rate_limited',
+}
+
 /** Fastify's own client errors, by code, to catalogue errors. */
 function fromFastifyError(error: FastifyError): AppError | undefined {
   if (error.validation)
@@ -54,13 +75,18 @@ function fromFastifyError(error: FastifyError): AppError | undefined {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return new AppError('malformed_json', 'The body is not valid JSON.')
   }
-  if (error instanceof SyntaxError || error.statusCode === 400) {
+  if (error instanceof SyntaxError) {
     // JSON.parse failures and prototype-poisoning rejections from the JSON parser.
     return new AppError('malformed_json', 'The body is not valid JSON.')
   }
   const status = error.statusCode ?? 0
+  const code = codesByStatus[status]
+  if (code) return new AppError(code, error.message || 'The request was refused.')
   if (status >= 400 && status < 500) {
-    return Object.assign(new AppError('bad_request', error.message), { status })
+    return Object.assign(new AppError('bad_request', error.message), {
+      status,
+      title: STATUS_CODES[status] ?? 'Bad Request',
+    })
   }
   return undefined
 }
@@ -83,6 +109,11 @@ export function problemBody(error: AppError) {
  */
 export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply {
   if (error.status === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS))
+  // RFC 6750: a 401 names the scheme, and says when the token presented was the problem.
+  if (error.status === 401) {
+    const challenge = error.code === 'invalid_token' ? 'Bearer error="invalid_token"' : 'Bearer'
+    reply.header('www-authenticate', challenge)
+  }
   return reply
     .code(error.status)
     .header('x-content-type-options', 'nosniff')

@@ -5,10 +5,12 @@ import { createLogRepository } from '../repositories/log.repository.js'
 import { createMessagesRepository } from '../repositories/messages.repository.js'
 import { type Access, createAccessPolicy } from '../services/access.js'
 import { createInboxRepository } from '../repositories/inbox.repository.js'
+import { createUsersRepository } from '../repositories/users.repository.js'
 import { type ChatService, createChatService } from '../services/chats.service.js'
 import { type ConversationService, createConversationService } from '../services/conversations.service.js'
 import { createMessageService, type MessageService } from '../services/messages.service.js'
 import { createRealtimeService, type RealtimeService } from '../services/realtime.service.js'
+import { createUsersService, type UsersService } from '../services/users.service.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -18,6 +20,7 @@ declare module 'fastify' {
       messages: MessageService
       conversations: ConversationService
       realtime: RealtimeService
+      users: UsersService
     }
   }
 }
@@ -43,7 +46,13 @@ export default fp<{ config: Config; membersOnly: boolean }>(
         access,
       }),
       realtime: createRealtimeService({ database, log, chats, access }),
+      users: createUsersService({
+        users: createUsersRepository(database),
+        tokens: app.auth.tokens,
+        mode: app.auth.mode,
+        ...app.auth.tokenLifetimes,
+      }),
     })
   },
-  { name: 'services', dependencies: ['db', 'bus'] },
+  { name: 'services', dependencies: ['db', 'bus', 'auth'] },
 )

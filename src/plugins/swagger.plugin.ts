@@ -16,11 +16,24 @@ export default fp(
             '(`/chats`, `/messages`) for clients of the original Chat & Message API; those aliases behave identically ' +
             'and are left out of this document. Errors are RFC 9457 problem details.',
         },
+        // Token mode needs a bearer token on every route but health, readiness and docs; open mode none.
+        components: {
+          securitySchemes: {
+            bearer: {
+              type: 'http',
+              scheme: 'bearer',
+              bearerFormat: 'JWT',
+              description: 'A user’s HS256 token, or ADMIN_KEY for the application’s backend.',
+            },
+          },
+        },
+        security: [{ bearer: [] }, {}],
         tags: [
           { name: 'chats', description: 'Chats and their recent messages' },
           { name: 'messages', description: 'Sending, paging, editing and deleting messages' },
           { name: 'members', description: 'Chat membership and read receipts' },
           { name: 'conversations', description: 'Direct chats, the inbox and read markers' },
+          { name: 'users', description: 'Users, the caller’s profile, and tokens' },
           { name: 'realtime', description: 'Live events (the WebSocket protocol is described in the README)' },
           { name: 'health', description: 'Liveness and readiness' },
         ],

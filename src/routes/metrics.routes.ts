@@ -44,7 +44,7 @@ const metricsRoutes: FastifyPluginAsyncTypebox<{ token?: string | undefined }> =
       onRequest: async (request, reply) => {
         if (expected === undefined) return
         if (timingSafeEqual(digest(request.headers.authorization ?? ''), expected)) return
-        reply.header('www-authenticate', 'Bearer realm="metrics"')
+        // sendProblem adds the `WWW-Authenticate: Bearer` challenge to every 401.
         return sendProblem(reply, new AppError('unauthorized', 'Send the metrics token as a bearer token.'))
       },
     },

@@ -10,6 +10,9 @@ export const STORABLE_TEXT_PATTERN = '^[^\\u0000\\uD800-\\uDFFF]*$'
 export const STORABLE_TEXT_MESSAGE = 'must not contain NUL characters or unpaired surrogates'
 
 const ID_PATTERN = '^[1-9][0-9]{0,18}$'
+/** Usernames on /api/v1: 3–50 characters from A–Z a–z 0–9 _ . - (the users service enforces the same rule). */
+export const USERNAME_PATTERN = '^[A-Za-z0-9_.-]{3,50}$'
+export const USERNAME_MESSAGE = 'must be 3–50 characters from A–Z a–z 0–9 _ . -'
 const CURSOR_PATTERN = '^(0|[1-9][0-9]{0,18})$'
 
 /** What a failed `pattern` means, in words, for the patterns clients are most likely to trip over. */
@@ -17,6 +20,7 @@ export const patternMessages: Record<string, string> = {
   [STORABLE_TEXT_PATTERN]: STORABLE_TEXT_MESSAGE,
   [ID_PATTERN]: 'must be a positive 64-bit integer',
   [CURSOR_PATTERN]: 'must be 0 or a positive 64-bit integer',
+  [USERNAME_PATTERN]: USERNAME_MESSAGE,
 }
 export const INT64_FORMAT_MESSAGE = 'must not exceed 9223372036854775807, the largest 64-bit integer'
 
@@ -83,11 +87,20 @@ export const Problem = Type.Object(
 
 const problemDescriptions: Record<number, string> = {
   400: 'Malformed request: the body is not valid JSON.',
+  401:
+    'No credentials where they are required (`unauthorized`: token mode), or a bearer token that is not valid ' +
+    '(`invalid_token`: malformed, expired, not signed by this server, or naming a user that does not exist). ' +
+    'Comes with `WWW-Authenticate: Bearer`.',
+  403: 'The credentials are valid but do not allow this (`forbidden`).',
   404: 'No such resource.',
   413: 'The body is larger than the configured limit.',
   415: 'The content type is not application/json.',
+  409: 'The resource already exists (`username_taken`: the username is taken, ignoring case).',
   422: 'A field failed validation; `errors` lists each one.',
   426: 'Only a WebSocket upgrade is accepted here.',
+  429:
+    'Over the rate limit (`rate_limited`). `Retry-After` says how many seconds to wait; `RateLimit-Limit`, ' +
+    '`RateLimit-Remaining` and `RateLimit-Reset` describe the window.',
   500: 'Something failed on our side; details are in the server log.',
   503: 'The database is not reachable.',
 }
@@ -95,7 +108,14 @@ const problemDescriptions: Record<number, string> = {
 /** What each status looks like on the wire, for the document's examples. */
 const problemExamples: Record<number, Record<string, unknown>> = {
   400: { title: 'Bad Request', detail: 'The body is not valid JSON.', code: 'malformed_json' },
+  401: {
+    title: 'Unauthorized',
+    detail: 'This needs a bearer token: send Authorization: Bearer <token>.',
+    code: 'unauthorized',
+  },
+  403: { title: 'Forbidden', detail: 'Only the admin key may do this.', code: 'forbidden' },
   404: { title: 'Not Found', detail: 'Chat was not found.', code: 'not_found' },
+  409: { title: 'Conflict', detail: 'The username "alice" is taken.', code: 'username_taken' },
   413: {
     title: 'Content Too Large',
     detail: 'The request body is larger than the server accepts.',
@@ -111,6 +131,11 @@ const problemExamples: Record<number, Record<string, unknown>> = {
     detail: '/query/limit must be <= 100.',
     code: 'validation_failed',
     errors: [{ path: '/query/limit', message: 'must be <= 100' }],
+  },
+  429: {
+    title: 'Too Many Requests',
+    detail: 'Too many message sends: try again in 12 seconds.',
+    code: 'rate_limited',
   },
   500: {
     title: 'Internal Server Error',
@@ -145,7 +170,7 @@ export function problemResponses(...statuses: number[]): Record<number, TSchema>
   )
 }
 
-/** The errors any route with a JSON body can answer with. */
-export const bodyErrors = [400, 413, 415, 422, 500, 503]
-/** The errors any route can answer with. */
-export const baseErrors = [422, 500, 503]
+/** The errors any route with a JSON body can answer with (401 in token mode, 429 over the write limit). */
+export const bodyErrors = [400, 401, 413, 415, 422, 429, 500, 503]
+/** The errors any route can answer with (401 in token mode). */
+export const baseErrors = [401, 422, 500, 503]

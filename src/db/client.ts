@@ -119,6 +119,9 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
     connection: { application_name: 'parley', statement_timeout: timeoutMs },
     idle_timeout: 60,
     connect_timeout: Math.max(1, Math.ceil(timeoutMs / 1000)),
+    // postgres.js waits up to 20 s between reconnection attempts after a long outage, which would
+    // keep Parley failing that long after the database is back. Retry within a second instead.
+    backoff: (retries: number) => (0.5 + Math.random() / 2) * Math.min(0.05 * 2 ** retries, 1),
   })
   const gate = createQueryGate({ concurrency: poolSize, maxPending, timeoutMs })
   const gated = gatedPostgres(client, gate)

@@ -37,6 +37,16 @@ function expectBoundedAnswers(outcomes: SendOutcome[]) {
   return slowest
 }
 
+/** What the senders got since `since`, and the server's last words: for a failure message. */
+function diagnosis(outcomes: SendOutcome[], since: number): string {
+  const counts = new Map<string, number>()
+  for (const outcome of outcomes.filter((o) => o.endedAt > since)) {
+    const key = `${outcome.status} ${outcome.code ?? ''}`.trim()
+    counts.set(key, (counts.get(key) ?? 0) + 1)
+  }
+  return `${JSON.stringify(Object.fromEntries(counts))}; server output:\n${server.output().slice(-4000)}`
+}
+
 /** Sends under load through an outage: `breakIt` starts it, `mendIt` ends it; Parley is never restarted. */
 async function throughAnOutage(name: string, breakIt: () => Promise<void> | void, mendIt: () => Promise<void> | void) {
   const senders = startSenders(() => server.base, chatId, { concurrency: 16, prefix: name, hangMs: 30_000 })
@@ -46,7 +56,12 @@ async function throughAnOutage(name: string, breakIt: () => Promise<void> | void
   const refusedSince = (since: number) =>
     senders.outcomes.filter((outcome) => outcome.status === 503 && outcome.endedAt > since).length
   // Two rounds of refusals from every sender: the outage is served, not just begun.
-  await expect.poll(() => refusedSince(brokenAt), { timeout: 20_000, interval: 50 }).toBeGreaterThanOrEqual(32)
+  await expect
+    .poll(() => refusedSince(brokenAt), { timeout: 20_000, interval: 50 })
+    .toBeGreaterThanOrEqual(32)
+    .catch((error: unknown) => {
+      throw new Error(`too few 503s after the break: ${diagnosis(senders.outcomes, brokenAt)}`, { cause: error })
+    })
   const ready = await call(server.base, '/ready', { timeoutMs: 10_000 })
   expect(ready.status).toBe(503)
   expect(ready.ms).toBeLessThan(2000 + SLACK_MS)
@@ -61,6 +76,8 @@ async function throughAnOutage(name: string, breakIt: () => Promise<void> | void
     ...senders.outcomes.filter((o) => o.status === 201 && o.endedAt > mendedAt).map((o) => o.endedAt - mendedAt),
   )
   const outcomes = await senders.stop()
+  // Healing takes no restart and little time: postgres.js retries its connections within a second.
+  expect(recoveredIn).toBeLessThan(3000)
   const slowest = expectBoundedAnswers(outcomes)
   const { acked, stored } = await auditAcknowledged(server.base, chatId, outcomes)
   process.stdout.write(

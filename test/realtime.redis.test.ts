@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import postgres from 'postgres'
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { type App, buildApp } from '../src/app.js'
 import { createChat, sendMessages } from './factories.js'
 import { createTestDatabase, testConfig } from './helper.js'
@@ -123,6 +124,19 @@ describe('realtime across instances through Redis', () => {
   })
 
   it('delivers what is committed through an instance cut off from Redis to a quiet chat on the other, within the sync bound', async () => {
+    // A long write transaction in another database of the same server must not hold the bound up.
+    const elsewhere = await createTestDatabase()
+    const other = postgres(elsewhere.url, { max: 1, onnotice: () => {} })
+    const reserved = await other.reserve()
+    await reserved.unsafe('CREATE TABLE busy (x int)')
+    await reserved.unsafe('BEGIN')
+    await reserved.unsafe('INSERT INTO busy VALUES (1)')
+    onTestFinished(async () => {
+      await reserved.unsafe('ROLLBACK')
+      reserved.release()
+      await other.end()
+      await elsewhere.drop()
+    })
     const chat = await createChat(b)
     const listener = await TestSocket.connect(hostB)
     await listener.subscribe(chat.id)

@@ -22,6 +22,8 @@ export interface RealtimeEngineOptions {
   /** Hooks for metrics. */
   onGapFill?: () => void
   onResync?: () => void
+  /** A chat subscription (per-chat, or one chat of a user stream) started (+1) or stopped (-1). */
+  onSubscriptions?: (delta: 1 | -1) => void
 }
 
 /** Why a chat subscription ended without the client asking. */
@@ -112,7 +114,7 @@ export class RealtimeEngine {
       after ?? channel.position.id,
       {
         send: (event) => {
-          sink.send(toFrame(event, String(event.id)))
+          sink.send(toFrame(event, String(event.id)), event.at)
           if (event.type === 'member.removed' && event.user_id === memberId) {
             reason = event.reason
             return 'end'
@@ -122,9 +124,17 @@ export class RealtimeEngine {
         backlogged: () => sink.backlogged(),
         drain: () => sink.drain(),
       },
-      { source: this.options.service, batch: this.batch, onStopped: () => this.channels.release(channel) },
+      {
+        source: this.options.service,
+        batch: this.batch,
+        onStopped: () => {
+          this.options.onSubscriptions?.(-1)
+          this.channels.release(channel)
+        },
+      },
       () => onEnd(reason),
     )
+    this.options.onSubscriptions?.(1)
     beforeReplay()
     await subscription.start()
     return subscription
@@ -140,6 +150,7 @@ export class RealtimeEngine {
       batch: this.batch,
       logger: this.options.logger,
       onFailure,
+      onSubscriptions: this.options.onSubscriptions,
       onStopped: () => remove(),
     })
     const remove = this.hub.addUserStream(stream)

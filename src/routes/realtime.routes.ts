@@ -10,6 +10,8 @@ import { SseConnection } from '../realtime/sse-connection.js'
 import { WsConnection } from '../realtime/ws-connection.js'
 import { baseErrors, Cursor, IdString, problemResponses, toId, toOptionalId } from '../schemas/common.js'
 import { closeCodes } from '../schemas/frames.schema.js'
+import type { RealtimeMetrics, Transport } from '../plugins/metrics.plugin.js'
+import type { TransportMetrics } from '../realtime/frames.js'
 
 export interface RealtimeRouteOptions {
   maxSubscriptions: number
@@ -40,8 +42,27 @@ function mistakeLogger(request: FastifyRequest, intervalMs = 10_000) {
   }
 }
 
+/** Transport metrics on the app's registry. */
+function transportMetrics(metrics: RealtimeMetrics, transport: Transport): TransportMetrics {
+  const connections = transport === 'ws' ? metrics.websocketConnections : metrics.sseConnections
+  return {
+    opened: () => connections.inc(),
+    closed: () => connections.dec(),
+    delivered: (at) => {
+      metrics.eventsDelivered.inc({ transport })
+      const committed = at === undefined ? Number.NaN : Date.parse(at)
+      if (Number.isFinite(committed)) {
+        metrics.deliveryDelay.observe({ transport }, Math.max(0, Date.now() - committed) / 1000)
+      }
+    },
+    slowConsumer: () => metrics.slowConsumerDrops.inc({ transport }),
+  }
+}
+
 /** The realtime endpoints: one WebSocket, and Server-Sent Events for one chat or for the user. */
 const realtimeRoutes: FastifyPluginAsyncTypebox<RealtimeRouteOptions> = async (app, options) => {
+  const wsMetrics = transportMetrics(app.metrics.realtime, 'ws')
+  const sseMetrics = transportMetrics(app.metrics.realtime, 'sse')
   const engine = app.realtime
   const { realtime: service } = app.services
   const membersOnly = app.access.membersOnly
@@ -90,6 +111,7 @@ const realtimeRoutes: FastifyPluginAsyncTypebox<RealtimeRouteOptions> = async (a
         maxBufferedBytes: options.maxBufferedBytes,
         log: request.log,
         onClientMistake: mistakeLogger(request),
+        metrics: wsMetrics,
       })
       engine.hub.add(connection)
       if (identity.kind === 'user') {
@@ -133,6 +155,7 @@ const realtimeRoutes: FastifyPluginAsyncTypebox<RealtimeRouteOptions> = async (a
       const connection = new SseConnection(reply, {
         maxBufferedBytes: options.maxBufferedBytes,
         log: request.log,
+        metrics: sseMetrics,
         onOpen: (open) => engine.hub.add(open),
       })
       try {
@@ -182,6 +205,7 @@ const realtimeRoutes: FastifyPluginAsyncTypebox<RealtimeRouteOptions> = async (a
       const connection = new SseConnection(reply, {
         maxBufferedBytes: options.maxBufferedBytes,
         log: request.log,
+        metrics: sseMetrics,
         onOpen: (open) => engine.hub.add(open),
       })
       const stream = engine.userStream(userId, connection.sink, () => connection.end())

@@ -63,7 +63,11 @@ export function createMessageService({
       if (!inserted) {
         if (clientMessageId !== null) {
           const original = await messages.findByClientMessageId(chatId, senderId, clientMessageId)
-          if (original) return { message: original, created: false }
+          if (original) {
+            // A sender removed from the chat since gets the 404 of a missing chat, not its message.
+            access.visible(actor, await chats.access(chatId, senderId))
+            return { message: original, created: false }
+          }
         }
         throw notFound('Chat')
       }

@@ -21,7 +21,10 @@ export type Caller = (typeof callers)[number]
 const MISSING = { chat: 900_000_001, message: 900_000_002 }
 
 export interface Fixture {
-  /** The users and their tokens (the admin presents {@link TOKEN_MODE}'s key, set in both modes). */
+  /**
+   * The users and their tokens (the admin presents {@link TOKEN_MODE}'s key, set in both modes).
+   * `member2` is the member others remove and open direct chats with; `candidate` the user they add.
+   */
   users: Record<'owner' | 'member' | 'member2' | 'nonMember' | 'candidate', { id: number; token: string }>
   /** The group chat: `owner` created it with `member`, `member2` and `nonMember`; `nonMember` then left. */
   chat: number
@@ -32,6 +35,7 @@ export interface Fixture {
   messages: Record<'owner' | 'member' | 'nonMember' | 'nobody', number>
 }
 
+/** Builds the fixture through the services (the rules apply, HTTP is skipped). */
 export async function buildFixture(app: App, mode: Mode): Promise<Fixture> {
   const make = (name: string) => createUserWithToken(app, name)
   const [owner, member, member2, nonMember, candidate] = [
@@ -163,23 +167,43 @@ export function normaliseDetail(body: string): string {
   return body.replace(/"detail":"((?:[^"\\]|\\.)*)"/, (_, detail: string) => `"detail":"${detail.replace(/\d+/g, '#')}"`)
 }
 
+/** A response as the no-existence-leak rule compares it. */
+export interface Answer {
+  status: number
+  /** Every header but `date` and `content-length` (the body is compared itself). */
+  headers: Record<string, string>
+  body: string
+}
+
+const comparedHeaders = (entries: Iterable<[string, unknown]>): Record<string, string> =>
+  Object.fromEntries(
+    [...entries]
+      .filter(([name]) => name !== 'date' && name !== 'content-length')
+      .map(([name, value]) => [name.toLowerCase(), String(value)] as const)
+      .sort(([x], [y]) => x.localeCompare(y)),
+  )
+
+/** An injected response as an {@link Answer}. */
+export const answerOf = (response: LightMyRequestResponse): Answer => ({
+  status: response.statusCode,
+  headers: comparedHeaders(Object.entries(response.headers)),
+  body: response.body,
+})
+
+/** A fetched response's status and headers as an {@link Answer}, with the body read already. */
+export const fetchedAnswer = (response: Response, body: string): Answer => ({
+  status: response.status,
+  headers: comparedHeaders(response.headers.entries()),
+  body,
+})
+
 /**
  * The no-existence-leak rule: the answer to a caller who may not see a chat (or message) is the very
  * answer to an id that does not exist, byte for byte, apart from ids inside `detail`.
  */
-export function expectSameAsMissing(
-  hidden: { status: number; contentType: string | null | undefined; body: string },
-  missing: { status: number; contentType: string | null | undefined; body: string },
-): void {
+export function expectSameAsMissing(hidden: Answer, missing: Answer): void {
   expect(hidden.status).toBe(404)
   expect(missing.status).toBe(404)
-  expect(hidden.contentType).toBe(missing.contentType)
+  expect(hidden.headers).toEqual(missing.headers)
   expect(normaliseDetail(hidden.body)).toBe(normaliseDetail(missing.body))
 }
-
-/** What {@link expectSameAsMissing} compares, from an injected response. */
-export const answerOf = (response: LightMyRequestResponse) => ({
-  status: response.statusCode,
-  contentType: response.headers['content-type'] as string | undefined,
-  body: response.body,
-})

@@ -2,10 +2,12 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import type { ServerFrame } from '../src/schemas/frames.schema.js'
 import {
+  type Answer,
   buildFixture,
   type Caller,
   callers,
   expectSameAsMissing,
+  fetchedAnswer,
   type Fixture,
   headersOf,
   type Mode,
@@ -67,18 +69,17 @@ async function subscribe(connection: Awaited<ReturnType<typeof handshake>>, chat
 }
 
 /** Opens an SSE stream and reads its status; the stream itself is closed, an error's body is read. */
-async function openStream(mode: Mode, caller: Caller, path: string) {
+async function openStream(mode: Mode, caller: Caller, path: string): Promise<Answer> {
   const controller = new AbortController()
   const response = await fetch(`http://${hosts[mode]}/api/v1${path}`, {
     headers: headersOf(fixtures[mode], caller),
     signal: controller.signal,
   })
-  const contentType = response.headers.get('content-type')
   if (response.status === 200) {
     controller.abort()
-    return { status: 200, contentType, body: '' }
+    return fetchedAnswer(response, '')
   }
-  return { status: response.status, contentType, body: await response.text() }
+  return fetchedAnswer(response, await response.text())
 }
 
 /** Runs one cell and returns what the caller got; for the non-member, checks the 404 leaks nothing. */

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Identity } from '../auth/identity.js'
+import { rateLimited } from '../logging.js'
 import type { EventBus } from '../bus/bus.js'
 import type { RealtimeService } from '../services/realtime.service.js'
 import { ChannelRegistry } from './channels.js'
@@ -45,7 +46,7 @@ export class RealtimeEngine {
     const { service, bus, logger } = options
     this.batch = options.batch ?? 500
     this.hub = new RealtimeHub({ heartbeatMs: options.heartbeatMs, logger })
-    const warn = rateLimitedWarn(logger)
+    const warn = rateLimited(5_000, (obj, msg) => logger.warn(obj, msg))
     this.channels = new ChannelRegistry({
       bus,
       source: service,
@@ -169,21 +170,5 @@ export class RealtimeEngine {
   static memberIdOf(identity: Identity, membersOnly: boolean): number | null {
     if (!membersOnly || identity.kind !== 'user') return null
     return identity.userId
-  }
-}
-
-/** Logs at most once per interval, counting what it left out, so an outage does not flood the log. */
-function rateLimitedWarn(logger: FastifyBaseLogger, intervalMs = 5_000) {
-  let last = Number.NEGATIVE_INFINITY
-  let suppressed = 0
-  return (obj: object, msg: string) => {
-    const now = Date.now()
-    if (now - last < intervalMs) {
-      suppressed += 1
-      return
-    }
-    last = now
-    logger.warn(suppressed > 0 ? { ...obj, suppressed } : obj, msg)
-    suppressed = 0
   }
 }

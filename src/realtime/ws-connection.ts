@@ -29,8 +29,8 @@ export interface WsConnectionOptions {
   maxSubscriptions: number
   maxBufferedBytes: number
   log: FastifyBaseLogger
-  /** Client mistakes (malformed frames) are counted and logged at most this often. */
-  onClientMistake: (detail: string) => void
+  /** Reports a client mistake (a malformed frame); the caller limits how often it is logged. */
+  onClientMistake: (obj: object, msg: string) => void
   metrics?: TransportMetrics
 }
 
@@ -155,14 +155,14 @@ export class WsConnection implements RealtimeConnection {
       if (isBinary) throw new Error('binary frame')
       frame = JSON.parse(data.toString())
     } catch {
-      this.options.onClientMistake('not JSON text')
+      this.options.onClientMistake({ detail: 'not JSON text' }, 'client sent a malformed frame')
       this.error('malformed_frame', undefined, 'Frames are JSON text.')
       return undefined
     }
     if (clientFrame.Check(frame)) return frame
     const first = clientFrame.Errors(frame)[0]
     const where = first ? `${first.instancePath || '/'} ${first.message}` : 'unknown frame'
-    this.options.onClientMistake('not a valid client frame')
+    this.options.onClientMistake({ detail: where }, 'client sent a malformed frame')
     this.error('malformed_frame', undefined, `Not a valid client frame: ${where}.`)
     return undefined
   }

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { AppError, notFound } from '../errors.js'
+import { rateLimited } from '../logging.js'
 import { requestOriginAllowed } from '../plugins/cors.plugin.js'
 import { requireUser } from '../auth/identity.js'
 import { RealtimeEngine } from '../realtime/engine.js'
@@ -25,22 +25,6 @@ const UserCursor = Type.String({
   maxLength: 200_000,
   description: 'The `cursor` of the last event seen on the user stream.',
 })
-
-/** Client mistakes on realtime connections are logged at most once per interval. */
-function mistakeLogger(request: FastifyRequest, intervalMs = 10_000) {
-  let last = Number.NEGATIVE_INFINITY
-  let suppressed = 0
-  return (detail: string) => {
-    const now = Date.now()
-    if (now - last < intervalMs) {
-      suppressed += 1
-      return
-    }
-    last = now
-    request.log.debug({ detail, suppressed }, 'client sent a malformed frame')
-    suppressed = 0
-  }
-}
 
 /** Transport metrics on the app's registry. */
 function transportMetrics(metrics: RealtimeMetrics, transport: Transport): TransportMetrics {
@@ -110,7 +94,7 @@ const realtimeRoutes: FastifyPluginAsyncTypebox<RealtimeRouteOptions> = async (a
         maxSubscriptions: options.maxSubscriptions,
         maxBufferedBytes: options.maxBufferedBytes,
         log: request.log,
-        onClientMistake: mistakeLogger(request),
+        onClientMistake: rateLimited(10_000, (obj, msg) => request.log.debug(obj, msg)),
         metrics: wsMetrics,
       })
       engine.hub.add(connection)

@@ -1,0 +1,17 @@
+import type { FastifyPluginAsync } from 'fastify'
+import assignmentCompat from './assignment.compat.js'
+import miniChatSocketCompat from './mini-chat-socket.compat.js'
+import miniChatCompat from './mini-chat.compat.js'
+
+/**
+ * The five original backends' dialects at their own paths, over the same services as `/api/v1`
+ * (see the README's compatibility table): the assignment's routes unprefixed and under `/api`, the
+ * message list as an array, and the mini chat backend's users, direct messages and WebSocket.
+ */
+const compatRoutes: FastifyPluginAsync<{ maxBufferedBytes: number }> = async (app, { maxBufferedBytes }) => {
+  await app.register(assignmentCompat)
+  await app.register(miniChatCompat)
+  await app.register(miniChatSocketCompat, { maxBufferedBytes })
+}
+
+export default compatRoutes

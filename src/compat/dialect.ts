@@ -10,7 +10,17 @@ import type { UnionMessage } from '../schemas/compat.schema.js'
 
 /** A message with the union of the originals' fields (`content` = `text`, `timestamp` = `created_at`). */
 export function toUnionMessage(row: HistoryRow): UnionMessage {
-  return { ...row, content: row.text, timestamp: row.created_at }
+  return {
+    id: row.id,
+    chat_id: row.chat_id,
+    text: row.text,
+    created_at: row.created_at,
+    sender_id: row.sender_id,
+    sender_username: row.sender_username,
+    receiver_id: row.receiver_id,
+    content: row.text,
+    timestamp: row.created_at,
+  }
 }
 
 export interface Rewording {

@@ -10,7 +10,6 @@ import busPlugin from './plugins/bus.plugin.js'
 import corsPlugin from './plugins/cors.plugin.js'
 import dbPlugin from './plugins/db.plugin.js'
 import errorsPlugin, { sendProblem } from './plugins/errors.plugin.js'
-import formBodiesPlugin from './plugins/form-bodies.plugin.js'
 import rateLimitPlugin from './plugins/rate-limit.plugin.js'
 import realtimePlugin from './plugins/realtime.plugin.js'
 import securityPlugin from './plugins/security.plugin.js'
@@ -81,7 +80,6 @@ export async function buildApp(config: Config, options: { logger?: FastifyServer
   await app.register(securityPlugin)
   await app.register(corsPlugin, { config })
   await app.register(swaggerPlugin)
-  await app.register(formBodiesPlugin, { bodyLimit: config.BODY_LIMIT })
   await app.register(dbPlugin, { config })
   await app.register(busPlugin, { config })
   await app.register(identityPlugin)
@@ -108,7 +106,10 @@ export async function buildApp(config: Config, options: { logger?: FastifyServer
   )
   // The original backends' dialects at their own paths, for their existing clients (src/compat/).
   await app.register(rootRoutes)
-  await app.register(compatRoutes, { maxBufferedBytes: config.REALTIME_MAX_BUFFERED_BYTES })
+  await app.register(compatRoutes, {
+    bodyLimit: config.BODY_LIMIT,
+    maxBufferedBytes: config.REALTIME_MAX_BUFFERED_BYTES,
+  })
 
   return app
 }

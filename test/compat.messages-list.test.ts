@@ -52,7 +52,7 @@ describe('GET /messages/', () => {
     expect(ids((await get('/messages/?skip=100')).body)).toEqual(sent.slice(100))
     expect(ids((await get('/messages/?skip=10&limit=3')).body)).toEqual(sent.slice(10, 13))
     expect((await get('/messages/?skip=1000')).body).toEqual([])
-    for (const bad of ['limit=0', 'limit=101', 'skip=-1', 'limit=abc', 'skip=1e2']) {
+    for (const bad of ['limit=0', 'limit=101', 'skip=-1', 'limit=abc', 'skip=1e2', 'skip=99999999999999999999']) {
       const refused = await get(`/messages/?${bad}`)
       expect(refused.status, bad).toBe(422)
       expect(refused.body.code).toBe('validation_failed')

@@ -136,6 +136,16 @@ describe('POST /messages/', () => {
     expect(refused.body.errors[0].path).toBe(path)
   })
 
+  it('lets anyone send as any user in open mode, but a token presented must be valid and the sender’s', async () => {
+    const [alice, bob] = [await signUp('alice'), await signUp('bob')]
+    const bobs = { authorization: `Bearer ${await tokenFor(t.app, bob.id)}` }
+    const body = { sender_id: alice.id, receiver_id: bob.id, content: 'as alice' }
+    expect((await call('POST', '/messages/', body, bobs)).status).toBe(403)
+    expect((await call('POST', '/messages/', body, { authorization: 'Bearer nonsense' })).status).toBe(401)
+    expect((await call('POST', '/messages/', { ...body, sender_id: bob.id, receiver_id: alice.id }, bobs)).status).toBe(200)
+    expect((await send(alice, bob, 'anonymously')).status).toBe(200)
+  })
+
   it('takes 1000 characters once trimmed, and refuses a message to oneself with 422', async () => {
     const [alice, bob] = [await signUp('alice'), await signUp('bob')]
     expect((await send(alice, bob, ` ${'😀'.repeat(1000)} `)).status).toBe(200)

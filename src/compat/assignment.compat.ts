@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify'
+import formBodies from '../plugins/form-bodies.plugin.js'
 import chatRoutes from '../routes/chats.routes.js'
 import messageRoutes from '../routes/messages.routes.js'
 import messagesListCompat from './messages-list.compat.js'
@@ -10,7 +11,9 @@ import messagesListCompat from './messages-list.compat.js'
  * except the message list, which is the originals' bare array (messages-list.compat.ts). Their
  * POSTs also take form bodies, as Django REST framework clients send them.
  */
-const assignmentCompat: FastifyPluginAsync = async (app) => {
+const assignmentCompat: FastifyPluginAsync<{ bodyLimit: number }> = async (app, { bodyLimit }) => {
+  // Only here: every other route keeps Fastify's own 415 for a form, and pays nothing for the parsers.
+  await app.register(formBodies, { bodyLimit })
   for (const prefix of ['', '/api']) {
     await app.register(
       async (dialect) => {

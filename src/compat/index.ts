@@ -8,8 +8,11 @@ import miniChatCompat from './mini-chat.compat.js'
  * (see the README's compatibility table): the assignment's routes unprefixed and under `/api`, the
  * message list as an array, and the mini chat backend's users, direct messages and WebSocket.
  */
-const compatRoutes: FastifyPluginAsync<{ maxBufferedBytes: number }> = async (app, { maxBufferedBytes }) => {
-  await app.register(assignmentCompat)
+const compatRoutes: FastifyPluginAsync<{ bodyLimit: number; maxBufferedBytes: number }> = async (
+  app,
+  { bodyLimit, maxBufferedBytes },
+) => {
+  await app.register(assignmentCompat, { bodyLimit })
   await app.register(miniChatCompat)
   await app.register(miniChatSocketCompat, { maxBufferedBytes })
 }

@@ -118,7 +118,7 @@ const formTypes = /^(application\/x-www-form-urlencoded|multipart\/form-data)\b/
  * original paths, whose Django REST framework clients send forms): urlencoded through
  * @fastify/formbody, multipart fields through @fastify/multipart, both strict about encoding and
  * size, then turned into the JSON body the route's schema validates, so the rules are the same.
- * Every other route answers a form with 415, as before.
+ * Registered in the context of those routes only; any other route there answers a form with 415.
  */
 export default fp<{ bodyLimit: number }>(
   async (app, { bodyLimit }) => {

@@ -48,7 +48,13 @@ export const DirectMessage = Type.Object(
   { examples: [{ ...exampleMessage, type: 'message' }] },
 )
 
-const Skip = Type.Integer({ minimum: 0, default: 0, description: 'How many items to skip (offset paging).' })
+const Skip = Type.Integer({
+  minimum: 0,
+  // Larger offsets could only give an empty page, and would not fit the database's bigint.
+  maximum: Number.MAX_SAFE_INTEGER,
+  default: 0,
+  description: 'How many items to skip (offset paging).',
+})
 const OptionalLimit = Type.Optional(
   Type.Integer({ minimum: 1, maximum: 100, description: 'How many items, 1–100; 100 without `user_id`, 50 with it.' }),
 )

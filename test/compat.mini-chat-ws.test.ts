@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest'
-import { createChat, createUser, sendMessage } from './factories.js'
+import { userIdentity } from '../src/auth/identity.js'
+import { createChat, createUser, sendMessage, sendMessages } from './factories.js'
 import { ISO_UTC, useTestApp } from './helper.js'
 import { MiniSocket } from './mini-chat-client.js'
 import { eventually, listen } from './ws-client.js'
@@ -93,6 +94,23 @@ describe('WS /ws/{user_id}', () => {
     await eventually(() => second.messages().length === 2, 'the second socket')
     expect(first.messages()).toHaveLength(1)
     second.close()
+  })
+
+  it('closes a client too slow to read with 4008, as /api/v1/ws does', async () => {
+    const [alice, bob] = [await createUser(t.app, 'alice'), await createUser(t.app, 'bob')]
+    const { chat } = await t.app.services.conversations.openDirect(userIdentity(bob.id), alice.id)
+    const client = await MiniSocket.ready(host, alice.id)
+    const raw = (client.socket as unknown as { _socket: { pause(): void; resume(): void } })._socket
+    raw.pause()
+    const serverSockets = () => [...t.app.websocketServer.clients]
+    let sent = 0
+    // Fill the kernel's buffers and then the server's, until the server gives up on the client.
+    while (!serverSockets().some((socket) => socket.readyState === socket.CLOSING) && sent < 5000) {
+      await sendMessages(t.app, chat.id, 50, () => 'x'.repeat(5000), userIdentity(bob.id))
+      sent += 50
+    }
+    raw.resume()
+    expect(await client.closed()).toBe(4008)
   })
 
   it('answers a plain HTTP request with 426 and a malformed user id with 422', async () => {

@@ -56,6 +56,14 @@ describe('POST /messages/ in token mode', () => {
   })
 })
 
+describe('GET / and GET /health in token mode', () => {
+  it('answer without credentials, like /docs', async () => {
+    expect((await call('GET', '/', {})).status).toBe(200)
+    expect((await call('GET', '/health', {})).body).toMatchObject({ status: 'ok', database: 'connected' })
+    expect((await call('GET', '/users/', {})).status).toBe(401)
+  })
+})
+
 describe('WS /ws/{user_id} in token mode', () => {
   it('connects with the user’s own ?access_token= and delivers its messages', async () => {
     const alice = await createUserWithToken(t.app, 'alice')

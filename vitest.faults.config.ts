@@ -1,8 +1,9 @@
 import { defineConfig } from 'vitest/config'
 
 /**
- * `npm run test:faults`: tests that stage faults and attacks (fuzzing, outages, slow clients). They
- * take longer than the main suite, so `npm test` leaves them out and CI runs them on their own.
+ * `npm run test:faults`: tests that stage faults and attacks (fuzzing, kill -9, database outages,
+ * slow clients). They take longer than the main suite, so `npm test` leaves them out and CI runs
+ * them on their own.
  */
 export default defineConfig({
   test: {

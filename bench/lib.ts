@@ -224,6 +224,7 @@ export async function captureStatement(
       }
     },
     ping: unused,
+    stats: unused,
     withExclusiveLock: unused,
     close: unused,
   }

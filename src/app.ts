@@ -1,15 +1,18 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import { authMode } from './auth/mode.js'
-import compatRoutes from './compat/index.js'
 import { redactTokens } from './auth/redact.js'
+import compatRoutes from './compat/index.js'
 import type { Config } from './config.js'
 import { AppError, validationFailed } from './errors.js'
+import { serializeError } from './logging.js'
 import authPlugin from './plugins/auth.plugin.js'
 import busPlugin from './plugins/bus.plugin.js'
-import corsPlugin from './plugins/cors.plugin.js'
+import connectionsPlugin from './plugins/connections.plugin.js'
+import corsPlugin, { parseOrigins } from './plugins/cors.plugin.js'
 import dbPlugin from './plugins/db.plugin.js'
-import errorsPlugin, { sendProblem } from './plugins/errors.plugin.js'
+import errorsPlugin, { clientErrorHandler, sendProblem } from './plugins/errors.plugin.js'
+import metricsPlugin from './plugins/metrics.plugin.js'
 import rateLimitPlugin from './plugins/rate-limit.plugin.js'
 import realtimePlugin from './plugins/realtime.plugin.js'
 import securityPlugin from './plugins/security.plugin.js'
@@ -22,11 +25,15 @@ import chatRoutes, { chatRoutesV1 } from './routes/chats.routes.js'
 import conversationRoutes from './routes/conversations.routes.js'
 import healthRoutes from './routes/health.routes.js'
 import messageRoutes, { messageRoutesV1 } from './routes/messages.routes.js'
+import metricsRoutes from './routes/metrics.routes.js'
 import realtimeRoutes from './routes/realtime.routes.js'
 import rootRoutes from './routes/root.routes.js'
 import userRoutes from './routes/users.routes.js'
 
-/** pino options: structured JSON, secrets and message bodies redacted, pretty only on a terminal. */
+/**
+ * pino options: structured JSON, secrets and message bodies redacted (SQL parameters in errors
+ * too, see serializeError), pretty only on a terminal.
+ */
 export function loggerOptions(config: Config, pretty = false): FastifyServerOptions['logger'] {
   return {
     level: config.LOG_LEVEL,
@@ -34,8 +41,10 @@ export function loggerOptions(config: Config, pretty = false): FastifyServerOpti
       paths: ['req.headers.authorization', 'req.headers.cookie', '*.text', '*.token', '*.access_token'],
       censor: '[redacted]',
     },
-    // Fastify's request serializer, with `?access_token=` (realtime routes) masked in the URL.
+    // Errors without SQL or its parameters; Fastify's request serializer with `?access_token=`
+    // (realtime routes) masked in the URL.
     serializers: {
+      err: serializeError,
       req: (request: FastifyRequest) => ({
         method: request.method,
         url: redactTokens(request.url),
@@ -69,11 +78,22 @@ export async function buildApp(config: Config, options: { logger?: FastifyServer
     },
     // Idle keep-alive sockets close at shutdown; requests in flight finish first.
     forceCloseConnections: 'idle',
+    // Slow clients: Node ends (408) a request whose headers or whole body take too long, checked
+    // every second rather than every 30 s, and an idle keep-alive connection.
+    requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    http: { headersTimeout: config.HTTP_HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 1000 },
+    // Errors of Node's HTTP parser, answered as problem JSON after the responses owed before them.
+    clientErrorHandler,
+    // The shutdown plugin answers requests that arrive while closing with a 503 problem instead.
+    return503OnClosing: false,
     // Opening PGlite and migrating takes 5–9 s on a busy 2-core machine; avvio's default of 10 s per
     // plugin aborted healthy boots. A database that does not answer fails sooner, on its own timeout.
     pluginTimeout: 60_000,
   }).withTypeProvider<TypeBoxTypeProvider>()
 
+  await app.register(metricsPlugin)
+  await app.register(connectionsPlugin, { maxConnections: config.HTTP_MAX_CONNECTIONS })
   await app.register(shutdownPlugin)
   await app.register(validationPlugin)
   await app.register(errorsPlugin)
@@ -89,6 +109,7 @@ export async function buildApp(config: Config, options: { logger?: FastifyServer
   await app.register(realtimePlugin, { config })
 
   await app.register(healthRoutes)
+  await app.register(metricsRoutes, { token: config.METRICS_TOKEN })
   await app.register(
     async (api) => {
       await api.register(chatRoutes)
@@ -100,6 +121,7 @@ export async function buildApp(config: Config, options: { logger?: FastifyServer
       await api.register(realtimeRoutes, {
         maxSubscriptions: config.WS_MAX_SUBSCRIPTIONS,
         maxBufferedBytes: config.REALTIME_MAX_BUFFERED_BYTES,
+        allowedOrigins: parseOrigins(config.CORS_ORIGINS),
       })
     },
     { prefix: '/api/v1' },
@@ -109,6 +131,7 @@ export async function buildApp(config: Config, options: { logger?: FastifyServer
   await app.register(compatRoutes, {
     bodyLimit: config.BODY_LIMIT,
     maxBufferedBytes: config.REALTIME_MAX_BUFFERED_BYTES,
+    allowedOrigins: parseOrigins(config.CORS_ORIGINS),
   })
 
   return app

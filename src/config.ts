@@ -16,6 +16,17 @@ export const ConfigSchema = Type.Object({
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   /** Maximum PostgreSQL connections held by this instance (ignored with PGlite). */
   DATABASE_POOL_SIZE: Type.Integer({ default: 10, minimum: 1, maximum: 1000 }),
+  /**
+   * How long one database call may take, waiting for a connection included, in milliseconds. Past
+   * it the request gets 503 `service_unavailable` with Retry-After; on PostgreSQL it is also the
+   * server-side statement_timeout. A client-side timer, so a frozen server cannot hold requests.
+   */
+  DATABASE_TIMEOUT_MS: Type.Integer({ default: 5000, minimum: 100, maximum: 600_000 }),
+  /**
+   * Database calls that may wait for a connection at once. A call beyond it is refused at once with
+   * 503, so an outage cannot build an unbounded backlog.
+   */
+  DATABASE_MAX_PENDING: Type.Integer({ default: 1000, minimum: 0, maximum: 1_000_000 }),
   /** Where PGlite keeps its files when DATABASE_URL is absent. One process per folder. */
   DATA_DIR: Type.String({ default: './data', minLength: 1 }),
   /** Apply pending migrations at boot. Turn off when `npm run db:migrate` runs as a release step. */
@@ -35,6 +46,21 @@ export const ConfigSchema = Type.Object({
   }),
   /** Largest accepted request body, in bytes. */
   BODY_LIMIT: Type.Integer({ default: 1_048_576, minimum: 1024, maximum: 104_857_600 }),
+  /** How long a client may take to send a request's headers, in milliseconds (408 past it). */
+  HTTP_HEADERS_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 100, maximum: 600_000 }),
+  /** How long a client may take to send a whole request, body included, in milliseconds (408 past it). */
+  HTTP_REQUEST_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 100, maximum: 3_600_000 }),
+  /** How long an idle keep-alive connection stays open, in milliseconds. Above your load balancer's idle timeout. */
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ default: 72_000, minimum: 100, maximum: 3_600_000 }),
+  /**
+   * Open client connections (HTTP, WebSocket, SSE) past which the oldest connection still sending a
+   * request, or idling, is dropped to make room for the new one. 0: the process's open-file limit
+   * less 128 (read from /proc at boot; 10,000 where it cannot be read), so that descriptors never
+   * run out and /health keeps answering under a slow-client flood.
+   */
+  HTTP_MAX_CONNECTIONS: Type.Integer({ default: 0, minimum: 0, maximum: 10_000_000 }),
+  /** When set, GET /metrics requires `Authorization: Bearer <METRICS_TOKEN>`. Unset: /metrics is open. */
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
   /** pino level: fatal, error, warn, info, debug, trace or silent. */
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
@@ -125,17 +151,36 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       const schema = ConfigSchema.properties[key as keyof Config] as { type?: unknown }
       return schema.type === 'integer' && !/^-?[0-9]+$/.test(text)
     })
-    .map(([key, text]) => `${key}=${JSON.stringify(text)}: must be an integer`)
+    .map(([key, text]) => `${key}=${shown(key, text)}: must be an integer`)
   const value = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, input))
   const errors = Value.Errors(ConfigSchema, value)
-  if (errors.length > 0 || notIntegers.length > 0) {
-    const lines = errors.map((error) => {
-      const name = error.instancePath.replace(/^\//, '') || 'environment'
-      return `${name}=${JSON.stringify(input[name] ?? '')}: ${error.message}`
-    })
+  const lines = errors.map((error) => {
+    const name = error.instancePath.replace(/^\//, '') || 'environment'
+    return `${name}=${shown(name, input[name] ?? '')}: ${error.message}`
+  })
+  const config = value as Config
+  if (errors.length === 0 && config.HTTP_HEADERS_TIMEOUT_MS > config.HTTP_REQUEST_TIMEOUT_MS) {
+    lines.push(`HTTP_HEADERS_TIMEOUT_MS=${config.HTTP_HEADERS_TIMEOUT_MS}: must not exceed HTTP_REQUEST_TIMEOUT_MS`)
+  }
+  if (lines.length > 0 || notIntegers.length > 0) {
     throw new ConfigError(`invalid configuration: ${[...new Set([...notIntegers, ...lines])].join('; ')}`)
   }
-  const authErrors = authConfigErrors(value as Config)
+  const authErrors = authConfigErrors(config)
   if (authErrors.length > 0) throw new ConfigError(`invalid configuration: ${authErrors.join('; ')}`)
-  return value as Config
+  return config
+}
+
+/** Variables whose whole value is a secret, and URLs whose password is. */
+const SECRETS = new Set(['METRICS_TOKEN', 'AUTH_SECRET', 'ADMIN_KEY'])
+const URLS = new Set(['DATABASE_URL', 'REDIS_URL'])
+
+/**
+ * A value as an error message may show it: never a secret. Configuration errors reach the
+ * terminal and log collectors, which see far more people than the secrets do.
+ */
+function shown(name: string, text: string): string {
+  if (SECRETS.has(name)) return '[redacted]'
+  // The password runs from the first ":" after the user name to the last "@" (it may hold "/" or "@").
+  if (URLS.has(name)) return JSON.stringify(text.replace(/^([^/]*\/\/[^:/@]*:).*@/, '$1[redacted]@'))
+  return JSON.stringify(text)
 }

@@ -14,6 +14,7 @@ const catalogue = {
   validation_failed: { status: 422, title: 'Unprocessable Content' },
   malformed_json: { status: 400, title: 'Bad Request' },
   bad_request: { status: 400, title: 'Bad Request' },
+  request_timeout: { status: 408, title: 'Request Timeout' },
   unsupported_media_type: { status: 415, title: 'Unsupported Media Type' },
   payload_too_large: { status: 413, title: 'Content Too Large' },
   unauthorized: { status: 401, title: 'Unauthorized' },
@@ -26,9 +27,16 @@ const catalogue = {
   username_taken: { status: 409, title: 'Conflict' },
   upgrade_required: { status: 426, title: 'Upgrade Required' },
   rate_limited: { status: 429, title: 'Too Many Requests' },
+  header_fields_too_large: { status: 431, title: 'Request Header Fields Too Large' },
   service_unavailable: { status: 503, title: 'Service Unavailable' },
   internal_error: { status: 500, title: 'Internal Server Error' },
 } as const
+
+/**
+ * Seconds a client should wait before retrying a 503: long enough for a database failover or a
+ * rolling restart to make progress, short enough that a brief outage costs little.
+ */
+export const RETRY_AFTER_SECONDS = 5
 
 export type ErrorCode = keyof typeof catalogue
 export const errorCodes = Object.keys(catalogue) as ErrorCode[]
@@ -85,7 +93,12 @@ export function fromDatabaseError(error: unknown): AppError | undefined {
       })
     case '57014': // query_canceled (statement_timeout)
     case '53300': // too_many_connections
-    case '57P01': // admin_shutdown
+    case '57P01': // admin_shutdown (the server is stopping)
+    case '57P02': // crash_shutdown (an immediate stop, or another backend crashed)
+    case '57P03': // cannot_connect_now (the server is starting up or shutting down)
+    case '08000': // connection_exception
+    case '08001': // sqlclient_unable_to_establish_sqlconnection
+    case '08003': // connection_does_not_exist
     case '08006': // connection_failure
       return new AppError('service_unavailable', 'The database is not available; try again.', undefined, {
         cause: error,
@@ -95,11 +108,20 @@ export function fromDatabaseError(error: unknown): AppError | undefined {
   }
 }
 
-/** Connection failures as postgres.js and Node report them, before any SQLSTATE exists. */
+/**
+ * Connection failures as postgres.js and Node report them, before any SQLSTATE exists, and the
+ * query gate's refusals (src/db/query-gate.ts): no answer in time, or too many calls waiting.
+ */
 const connectionErrorCodes = new Set([
+  'DATABASE_TIMEOUT',
+  'DATABASE_OVERLOADED',
   'ECONNREFUSED',
   'ECONNRESET',
   'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
   'CONNECTION_CLOSED',
   'CONNECTION_ENDED',
   'CONNECTION_DESTROYED',

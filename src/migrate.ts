@@ -8,6 +8,8 @@ const database = await openDatabase({
   databaseUrl: config.DATABASE_URL,
   dataDir: config.DATA_DIR,
   poolSize: 1,
+  timeoutMs: config.DATABASE_TIMEOUT_MS,
+  maxPending: config.DATABASE_MAX_PENDING,
 })
 try {
   await runMigrations(database)

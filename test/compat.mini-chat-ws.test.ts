@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
 import { userIdentity } from '../src/auth/identity.js'
 import { createChat, createUser, sendMessage, sendMessages } from './factories.js'
 import { ISO_UTC, useTestApp } from './helper.js'
@@ -111,6 +112,19 @@ describe('WS /ws/{user_id}', () => {
     }
     raw.resume()
     expect(await client.closed()).toBe(4008)
+  })
+
+  it('refuses a browser on another origin with 403 before the upgrade, as /api/v1/ws does', async () => {
+    const alice = await createUser(t.app, 'alice')
+    const refused = new WebSocket(`ws://${host}/ws/${alice.id}`, { origin: 'https://elsewhere.example' })
+    const status = await new Promise<number>((resolve, reject) => {
+      refused.once('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0))
+      refused.once('open', () => reject(new Error('the handshake was accepted')))
+      refused.once('error', () => {})
+    })
+    expect(status).toBe(403)
+    const own = await MiniSocket.ready(host, alice.id, undefined, `http://${host}`)
+    own.close()
   })
 
   it('answers a plain HTTP request with 426 and a malformed user id with 422', async () => {

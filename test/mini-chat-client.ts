@@ -17,9 +17,9 @@ export class MiniSocket {
   }
 
   /** Opens the socket (the upgrade succeeds whatever the credentials; the server then closes if need be). */
-  static async connect(host: string, userId: number, accessToken?: string): Promise<MiniSocket> {
+  static async connect(host: string, userId: number, accessToken?: string, origin?: string): Promise<MiniSocket> {
     const query = accessToken === undefined ? '' : `?access_token=${encodeURIComponent(accessToken)}`
-    const socket = new WebSocket(`ws://${host}/ws/${userId}${query}`)
+    const socket = new WebSocket(`ws://${host}/ws/${userId}${query}`, origin === undefined ? {} : { origin })
     const client = new MiniSocket(socket)
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve())
@@ -29,8 +29,8 @@ export class MiniSocket {
   }
 
   /** Connects and waits for the hello frame, so that everything sent afterwards is delivered. */
-  static async ready(host: string, userId: number, accessToken?: string): Promise<MiniSocket> {
-    const client = await MiniSocket.connect(host, userId, accessToken)
+  static async ready(host: string, userId: number, accessToken?: string, origin?: string): Promise<MiniSocket> {
+    const client = await MiniSocket.connect(host, userId, accessToken, origin)
     await client.next((frame) => frame.type === 'system', 'the hello frame')
     return client
   }

@@ -58,9 +58,11 @@ export class TestEventStream {
     if (data.length > 0) this.events.push({ id, event, data: JSON.parse(data.join('\n')) })
   }
 
-  /** The `id:` of every message.created event, as numbers. */
+  /** The message id of every message.created event, in arrival order. */
   messageIds(): number[] {
-    return this.events.flatMap((event) => (event.event === 'message.created' ? [Number(event.id)] : []))
+    return this.events.flatMap((event) =>
+      event.event === 'message.created' ? [(event.data as { message: { id: number } }).message.id] : [],
+    )
   }
 
   close(): void {

@@ -1,15 +1,17 @@
 import net from 'node:net'
 
 /**
- * A TCP proxy in front of a real service (Redis here) that a test can cut and restore, to stage an
- * outage for one client only without touching the shared server. `delayMs` holds back what the
- * client sends, so a command that was not awaited visibly arrives late.
+ * A TCP proxy in front of a real service (Redis, PostgreSQL) that a test can cut and restore, or
+ * freeze and thaw, to stage an outage for one client only without touching the shared server.
+ * `delayMs` holds back what the client sends, so a command that was not awaited visibly arrives late.
  */
 export async function startProxy(targetPort: number, delayMs = 0) {
   const sockets = new Set<net.Socket>()
+  let frozen = false
   const server = net.createServer((client) => {
     const upstream = net.connect(targetPort, '127.0.0.1')
     for (const socket of [client, upstream]) {
+      if (frozen) socket.pause()
       sockets.add(socket)
       socket.on('close', () => sockets.delete(socket))
       socket.on('error', () => {
@@ -43,6 +45,15 @@ export async function startProxy(targetPort: number, delayMs = 0) {
   return {
     port,
     cut,
+    /** Forwards nothing either way but keeps every connection open: a server under SIGSTOP. */
+    freeze: () => {
+      frozen = true
+      for (const socket of sockets) socket.pause()
+    },
+    thaw: () => {
+      frozen = false
+      for (const socket of sockets) socket.resume()
+    },
     restore: () => listen(port),
     close: () => (server.listening ? cut() : Promise.resolve()),
   }

@@ -43,8 +43,9 @@ export class TestSocket {
     socket.on('error', () => {})
   }
 
-  static async connect(host: string, options: ClientOptions = {}): Promise<TestSocket> {
-    const socket = new WebSocket(`ws://${host}/api/v1/ws`, options)
+  /** Connects to `/api/v1/ws` (or `path`, with its query string). */
+  static async connect(host: string, options: ClientOptions = {}, path = '/api/v1/ws'): Promise<TestSocket> {
+    const socket = new WebSocket(`ws://${host}${path}`, options)
     const client = new TestSocket(socket)
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve())
@@ -78,6 +79,39 @@ export class TestSocket {
       `subscribed to chat ${chatId}`,
       from,
     )
+  }
+
+  /** Connects as a user: its stream starts (`ready` first), resuming from `cursor` when given. */
+  static async user(host: string, token: string, cursor?: string): Promise<TestSocket> {
+    const query = new URLSearchParams({ access_token: token, ...(cursor === undefined ? {} : { cursor }) })
+    const client = await TestSocket.connect(host, {}, `/api/v1/ws?${query}`)
+    await client.next((frame) => frame.type === 'ready', 'ready')
+    return client
+  }
+
+  /** The `cursor` of the last frame that carried one (the position to resume from). */
+  lastCursor(): string | undefined {
+    for (let index = this.frames.length - 1; index >= 0; index--) {
+      const frame = this.frames[index] as ServerFrame
+      if ('cursor' in frame) return frame.cursor
+    }
+    return undefined
+  }
+
+  /** The event frames (those with a cursor) as `type:chat:detail` strings, in arrival order. */
+  events(): string[] {
+    return this.frames.flatMap((frame) => {
+      if (!('cursor' in frame) || frame.type === 'ready') return []
+      const detail =
+        'message' in frame
+          ? `${frame.message.id}:${frame.message.text}`
+          : 'message_id' in frame
+            ? String(frame.message_id)
+            : 'user_id' in frame
+              ? String(frame.user_id)
+              : ''
+      return [`${frame.type}:${frame.chat_id}:${detail}`]
+    })
   }
 
   /** Ids of the message.created frames received for a chat, in arrival order. */

@@ -8,13 +8,14 @@ import miniChatCompat from './mini-chat.compat.js'
  * (see the README's compatibility table): the assignment's routes unprefixed and under `/api`, the
  * message list as an array, and the mini chat backend's users, direct messages and WebSocket.
  */
-const compatRoutes: FastifyPluginAsync<{ bodyLimit: number; maxBufferedBytes: number }> = async (
-  app,
-  { bodyLimit, maxBufferedBytes },
-) => {
+const compatRoutes: FastifyPluginAsync<{
+  bodyLimit: number
+  maxBufferedBytes: number
+  allowedOrigins: readonly string[]
+}> = async (app, { bodyLimit, maxBufferedBytes, allowedOrigins }) => {
   await app.register(assignmentCompat, { bodyLimit })
   await app.register(miniChatCompat)
-  await app.register(miniChatSocketCompat, { maxBufferedBytes })
+  await app.register(miniChatSocketCompat, { maxBufferedBytes, allowedOrigins })
 }
 
 export default compatRoutes

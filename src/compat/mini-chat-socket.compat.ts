@@ -3,6 +3,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { Type } from 'typebox'
 import type { RawData, WebSocket } from 'ws'
 import { AppError } from '../errors.js'
+import { requestOriginAllowed } from '../plugins/cors.plugin.js'
 import type { FrameSink } from '../realtime/frames.js'
 import { type RealtimeConnection, waitUntil } from '../realtime/hub.js'
 import type { UserStream } from '../realtime/user-stream.js'
@@ -154,9 +155,21 @@ function presentedToken(query: { access_token?: string | undefined }, authorizat
  * `WS /ws/{user_id}`: the mini backend's WebSocket. Credentials are checked after the upgrade,
  * because its clients expect close codes (4001, 4004) rather than a refused handshake.
  */
-const miniChatSocketCompat: FastifyPluginAsyncTypebox<{ maxBufferedBytes: number }> = async (app, options) => {
+const miniChatSocketCompat: FastifyPluginAsyncTypebox<{
+  maxBufferedBytes: number
+  /** CORS_ORIGINS: as on /api/v1/ws, browsers on other origins may connect only if listed. */
+  allowedOrigins: readonly string[]
+}> = async (app, options) => {
   const engine = app.realtime
   const { users, history } = app.services
+
+  // Browsers do not hold a WebSocket handshake back by CORS: a page on another site must not read a
+  // user's messages (the same rule as routes/realtime.routes.ts).
+  app.addHook('onRequest', async (request) => {
+    if (!requestOriginAllowed(request, options.allowedOrigins)) {
+      throw new AppError('forbidden', 'This origin may not open realtime connections (see CORS_ORIGINS).')
+    }
+  })
 
   app.route({
     method: 'GET',
@@ -173,7 +186,7 @@ const miniChatSocketCompat: FastifyPluginAsyncTypebox<{ maxBufferedBytes: number
       operationId: 'compatWebsocket',
       params: Type.Object({ user_id: IdString('The user whose messages to receive.') }),
       querystring: Type.Object({ access_token: Type.Optional(Type.String({ description: 'The user’s token.' })) }),
-      response: problemResponses(426, 422),
+      response: problemResponses(403, 422, 426),
     },
     handler: async () => {
       throw new AppError('upgrade_required', 'This endpoint speaks WebSocket: send an Upgrade request.')

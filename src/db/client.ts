@@ -1,10 +1,11 @@
 import { PGlite } from '@electric-sql/pglite'
-import { fillPlaceholders, type SQL, sql } from 'drizzle-orm'
+import { fillPlaceholders, type SQL } from 'drizzle-orm'
 import { PgDialect, type PgDatabase, type PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import postgres from 'postgres'
 import { acquireDataDirLock } from './data-dir-lock.js'
+import { createQueryGate, type QueryGate } from './query-gate.js'
 
 /** The query interface repositories use; the same for PGlite and PostgreSQL. */
 export type Database = PgDatabase<PgQueryResultHKT>
@@ -33,6 +34,8 @@ export interface DatabaseHandle {
   ping(timeoutMs?: number): Promise<void>
   /** Runs `fn` while holding a lock that excludes other Parley processes doing the same (migrations). */
   withExclusiveLock<T>(fn: (db: Database) => Promise<T>): Promise<T>
+  /** Connections busy with a call (timed-out calls included until the driver lets go) and calls waiting. */
+  stats(): { inUse: number; waiting: number }
   close(): Promise<void>
 }
 
@@ -42,13 +45,22 @@ export interface DatabaseOptions {
   /** A folder, or `memory://` for a throwaway in-memory database. */
   dataDir: string
   poolSize: number
+  /** Every call (drizzle queries, `prepare`, `rows`, transactions) settles within this, or fails with 503. */
+  timeoutMs?: number | undefined
+  /** Calls that may wait for a connection; more are refused at once. */
+  maxPending?: number | undefined
 }
 
-/** Opens the configured database. Nothing connects before this is called. */
+const DEFAULT_TIMEOUT_MS = 5000
+const DEFAULT_MAX_PENDING = 1000
+
+/**
+ * Opens the configured database. Nothing connects before this is called. Every call the
+ * application makes goes through one {@link QueryGate}, so it is bounded in time and backlog
+ * whichever driver runs.
+ */
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
-  return options.databaseUrl
-    ? openPostgres(options.databaseUrl, options.poolSize)
-    : openPglite(options.dataDir)
+  return options.databaseUrl ? openPostgres(options.databaseUrl, options) : openPglite(options.dataDir, options)
 }
 
 /** Runs `fn` in a drizzle transaction, handing it the driver-neutral {@link Transaction}. */
@@ -82,15 +94,39 @@ function compile(query: SQL): { text: string; params: (values: Record<string, un
 // An arbitrary constant shared by every Parley process: "migrations are running".
 const MIGRATION_LOCK_KEY = 7_243_015_551
 
-async function openPostgres(url: string, poolSize: number): Promise<DatabaseHandle> {
+/**
+ * The postgres.js client as drizzle and `prepare` see it: `unsafe` (every statement) and `begin`
+ * (a transaction, bounded as a whole) pass through the gate. A query stays lazy, as postgres.js
+ * queries are, and keeps `.values()`, which drizzle uses for its row arrays.
+ */
+function gatedPostgres(client: postgres.Sql, gate: QueryGate): postgres.Sql {
+  const unsafe = (...args: Parameters<postgres.Sql['unsafe']>) => ({
+    then: <A, B>(onFulfilled?: (rows: unknown) => A, onRejected?: (error: unknown) => B) =>
+      gate.run(() => client.unsafe(...args)).then(onFulfilled, onRejected),
+    values: () => gate.run(() => client.unsafe(...args).values()),
+  })
+  const begin = (...args: unknown[]) => gate.run(() => (client.begin as (...a: unknown[]) => Promise<unknown>)(...args))
+  // drizzle reads `options` to install its type parsers on the real client.
+  return { options: client.options, unsafe, begin } as unknown as postgres.Sql
+}
+
+async function openPostgres(url: string, options: DatabaseOptions): Promise<DatabaseHandle> {
+  const { poolSize, timeoutMs = DEFAULT_TIMEOUT_MS, maxPending = DEFAULT_MAX_PENDING } = options
   const client = postgres(url, {
     max: poolSize,
     onnotice: () => {},
-    connection: { application_name: 'parley' },
+    // The server gives up on a statement when the client does, and frees the connection.
+    connection: { application_name: 'parley', statement_timeout: timeoutMs },
     idle_timeout: 60,
-    connect_timeout: 10,
+    connect_timeout: Math.max(1, Math.ceil(timeoutMs / 1000)),
+    // postgres.js waits up to 20 s between reconnection attempts after a long outage, which would
+    // keep Parley failing that long after the database is back. Retry within a second instead.
+    backoff: (retries: number) => (0.5 + Math.random() / 2) * Math.min(0.05 * 2 ** retries, 1),
   })
-  const db = drizzlePostgres({ client }) as unknown as Database
+  const gate = createQueryGate({ concurrency: poolSize, maxPending, timeoutMs })
+  const gated = gatedPostgres(client, gate)
+  const db = drizzlePostgres({ client: gated }) as unknown as Database
+  let pinging: Promise<void> | undefined
   const handle: DatabaseHandle = {
     db,
     driver: 'postgres',
@@ -99,10 +135,21 @@ async function openPostgres(url: string, poolSize: number): Promise<DatabaseHand
     prepare: (query) => {
       const { text, params } = compile(query)
       // postgres.js names a prepared statement after its text and prepares it once per connection.
-      return async (values) => normalizeRows(await client.unsafe(text, params(values) as never[], { prepare: true }))
+      return async (values) => normalizeRows(await gated.unsafe(text, params(values) as never[], { prepare: true }))
     },
+    // Outside the gate: readiness asks whether the server answers, not whether the pool is free.
+    // One ping at a time: probes of a frozen server join the stuck one instead of piling up.
     ping: async (timeoutMs = 2000) => {
-      await withTimeout(client`select 1`.execute(), timeoutMs, 'database ping')
+      pinging ??= Promise.resolve(client`select 1`.execute()).then(
+        () => {
+          pinging = undefined
+        },
+        (error: unknown) => {
+          pinging = undefined
+          throw error
+        },
+      )
+      await withTimeout(pinging, timeoutMs, 'database ping')
     },
     withExclusiveLock: async (fn) => {
       // A session-level advisory lock belongs to one connection: use a client that has only one.
@@ -118,6 +165,7 @@ async function openPostgres(url: string, poolSize: number): Promise<DatabaseHand
         await single.end({ timeout: 5 })
       }
     },
+    stats: () => gate.stats(),
     close: async () => {
       await client.end({ timeout: 5 })
     },
@@ -129,7 +177,24 @@ async function openPostgres(url: string, poolSize: number): Promise<DatabaseHand
   return handle
 }
 
-async function openPglite(dataDir: string): Promise<DatabaseHandle> {
+/**
+ * The PGlite client as drizzle sees it: `query` and `transaction` pass through the gate. PGlite
+ * runs one statement at a time anyway, so the gate has one slot and only bounds time and backlog.
+ */
+function gatedPglite(client: PGlite, gate: QueryGate): PGlite {
+  return new Proxy(client, {
+    get(target, property) {
+      if (property === 'query' || property === 'transaction' || property === 'exec') {
+        const method = target[property] as (...args: unknown[]) => Promise<unknown>
+        return (...args: unknown[]) => gate.run(() => method.apply(target, args))
+      }
+      const value: unknown = Reflect.get(target, property, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+}
+
+async function openPglite(dataDir: string, options: DatabaseOptions): Promise<DatabaseHandle> {
   const inMemory = dataDir.startsWith('memory://')
   const releaseLock = inMemory ? async () => {} : await acquireDataDirLock(dataDir)
   let client: PGlite
@@ -142,7 +207,13 @@ async function openPglite(dataDir: string): Promise<DatabaseHandle> {
       cause: error,
     })
   }
-  const db = drizzlePglite({ client }) as unknown as Database
+  const gate = createQueryGate({
+    concurrency: 1,
+    maxPending: options.maxPending ?? DEFAULT_MAX_PENDING,
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+  })
+  const gated = gatedPglite(client, gate)
+  const db = drizzlePglite({ client: gated }) as unknown as Database
   let closed = false
   return {
     db,
@@ -151,14 +222,16 @@ async function openPglite(dataDir: string): Promise<DatabaseHandle> {
     transaction: (fn) => inTransaction(db, fn),
     prepare: (query) => {
       const { text, params } = compile(query)
-      return async (values) => normalizeRows(await client.query(text, params(values)))
+      return async (values) => normalizeRows(await gated.query(text, params(values)))
     },
     ping: async (timeoutMs = 2000) => {
       if (closed) throw new Error('database is closed')
-      await withTimeout(db.execute(sql`select 1`), timeoutMs, 'database ping')
+      await withTimeout(client.query('select 1'), timeoutMs, 'database ping')
     },
-    // One process owns the folder (see the lock file), so there is nobody to exclude.
-    withExclusiveLock: (fn) => fn(db),
+    // One process owns the folder (see the lock file), so there is nobody to exclude. Migrations
+    // bypass the gate: they may rightly take longer than one request's call.
+    withExclusiveLock: (fn) => fn(drizzlePglite({ client }) as unknown as Database),
+    stats: () => gate.stats(),
     close: async () => {
       if (closed) return
       closed = true

@@ -16,6 +16,8 @@ export default fp<{ config: Config }>(
       databaseUrl: config.DATABASE_URL,
       dataDir: config.DATA_DIR,
       poolSize: config.DATABASE_POOL_SIZE,
+      timeoutMs: config.DATABASE_TIMEOUT_MS,
+      maxPending: config.DATABASE_MAX_PENDING,
     })
     try {
       if (config.MIGRATE_ON_START) await runMigrations(database)

@@ -1,7 +1,16 @@
-import type { FastifyError, FastifyReply } from 'fastify'
+import type { ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify'
 import fp from 'fastify-plugin'
 import { STATUS_CODES } from 'node:http'
-import { AppError, type ErrorCode, type FieldError, fromDatabaseError, validationFailed } from '../errors.js'
+import {
+  AppError,
+  type ErrorCode,
+  type FieldError,
+  fromDatabaseError,
+  RETRY_AFTER_SECONDS,
+  validationFailed,
+} from '../errors.js'
 import { INT64_FORMAT_MESSAGE, patternMessages } from '../schemas/common.js'
 
 interface AjvError {
@@ -82,11 +91,24 @@ function fromFastifyError(error: FastifyError): AppError | undefined {
   return undefined
 }
 
+/** The body of a problem document, for the paths that write to the socket themselves. */
+export function problemBody(error: AppError) {
+  return {
+    type: 'about:blank',
+    status: error.status,
+    title: error.title,
+    detail: error.detail,
+    code: error.code,
+    ...(error.errors ? { errors: error.errors } : {}),
+  }
+}
+
 /**
- * Sends an error as problem JSON. `nosniff` is set here too (security.plugin.ts sets it on the rest),
- * because router errors are answered before any hook runs.
+ * Sends an error as problem JSON; a 503 says when to come back (Retry-After). `nosniff` is set here
+ * too (security.plugin.ts sets it on the rest), because router errors are answered before any hook runs.
  */
 export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply {
+  if (error.status === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS))
   // RFC 6750: a 401 names the scheme, and says when the token presented was the problem.
   if (error.status === 401) {
     const challenge = error.code === 'invalid_token' ? 'Bearer error="invalid_token"' : 'Bearer'
@@ -96,14 +118,75 @@ export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply 
     .code(error.status)
     .header('x-content-type-options', 'nosniff')
     .type('application/problem+json')
-    .send({
-      type: 'about:blank',
-      status: error.status,
-      title: error.title,
-      detail: error.detail,
-      code: error.code,
-      ...(error.errors ? { errors: error.errors } : {}),
-    })
+    .send(problemBody(error))
+}
+
+/** Errors Node's HTTP parser raises before Fastify sees a request, by code, to catalogue errors. */
+function fromClientError(error: NodeJS.ErrnoException): AppError {
+  switch (error.code) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return new AppError('request_timeout', 'The request was not received in time.')
+    case 'HPE_HEADER_OVERFLOW':
+      return new AppError('header_fields_too_large', 'The request headers are larger than the server accepts.')
+    default:
+      return new AppError('bad_request', 'The request is not valid HTTP/1.1.')
+  }
+}
+
+/** Sockets already answered: Node's parser reports every further chunk of a broken stream again. */
+const answered = new WeakSet<Socket>()
+
+/**
+ * Calls `then` once the responses to requests already received in full on this socket are
+ * finished, so that a valid request pipelined before garbage gets its answer (it may have been
+ * committed) before the error does. A request still being received is the one at fault.
+ */
+function afterCompleteRequests(socket: Socket, then: () => void): void {
+  // Node's own clientError default reads the same field: the response the socket is serving now.
+  const current = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage
+  if (!current || current.writableFinished || !current.req.complete) {
+    then()
+    return
+  }
+  const next = () => {
+    current.off('finish', next)
+    current.off('close', next)
+    setImmediate(() => afterCompleteRequests(socket, then))
+  }
+  current.on('finish', next)
+  current.on('close', next)
+}
+
+/**
+ * Fastify's clientErrorHandler: answers what Node's parser rejects (malformed request lines,
+ * a doubled Content-Length, oversized headers, requests sent too slowly) with problem JSON,
+ * after any response already owed on the connection, and closes it. Logged at debug: any client
+ * can cause these at will, so they must not flood the log.
+ */
+export function clientErrorHandler(this: FastifyInstance, error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed || answered.has(socket)) return
+  answered.add(socket)
+  const problem = fromClientError(error)
+  this.log.debug({ code: error.code, problem: problem.code }, 'client error')
+  afterCompleteRequests(socket, () => {
+    if (socket.destroyed) return
+    if (!socket.writable) {
+      socket.destroy()
+      return
+    }
+    const body = JSON.stringify(problemBody(problem))
+    // A client that does not read the answer does not keep the socket either.
+    setTimeout(() => socket.destroy(), 5000).unref()
+    socket.end(
+      `HTTP/1.1 ${problem.status} ${problem.title}\r\n` +
+        'Content-Type: application/problem+json\r\n' +
+        'X-Content-Type-Options: nosniff\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+        'Connection: close\r\n\r\n' +
+        body,
+      () => socket.destroy(),
+    )
+  })
 }
 
 /**
@@ -115,7 +198,9 @@ export default fp(
     app.setErrorHandler((error: FastifyError, request, reply) => {
       const known = error instanceof AppError ? error : (fromFastifyError(error) ?? fromDatabaseError(error))
       if (known) {
-        if (known.status >= 500) request.log.error({ err: error }, 'request failed: %s', known.code)
+        // An outage answers every request with 503: a warning each, not an error each.
+        if (known.status === 503) request.log.warn({ err: error }, 'request failed: %s', known.code)
+        else if (known.status >= 500) request.log.error({ err: error }, 'request failed: %s', known.code)
         return sendProblem(reply, known)
       }
       request.log.error({ err: error }, 'unhandled error')

@@ -44,6 +44,15 @@ export class UserStream {
   /** Subscriptions and replays still catching up: the cursor's base cannot advance meanwhile. */
   private catchingUp = 0
   private stopped = false
+  /** Joins heard before the memberships were read; handled once they are. */
+  private early: { chatId: number; eventId: number }[] | undefined = []
+  /**
+   * Joins the start already accounted for (memberships and departures read then), and the position
+   * below which every join is in the past: the log tail reports old joins late, and those must not
+   * start a second subscription or replay a chat the user has left.
+   */
+  private readonly knownJoins = new Set<number>()
+  private joinsBefore = 0
   private unsubscribeUser: (() => void) | undefined
 
   constructor(
@@ -61,8 +70,12 @@ export class UserStream {
     if (this.stopped) return unsubscribe()
     this.unsubscribeUser = unsubscribe
 
+    const watermarkAtStart = this.options.watermark()
     const memberships = await service.memberships(this.userId)
-    for (const { chatId } of memberships) this.following.add(chatId)
+    for (const { chatId, joinedEventId } of memberships) {
+      this.following.add(chatId)
+      this.knownJoins.add(joinedEventId)
+    }
     let resume = cursorText === undefined ? undefined : decodeCursor(cursorText)
     let resync = cursorText !== undefined && resume === undefined
     if (resume) {
@@ -85,9 +98,12 @@ export class UserStream {
       this.base = resume.base
       for (const [chatId, id] of resume.chats) this.delivered.set(chatId, id)
     } else {
-      this.base = this.options.watermark()
+      this.base = watermarkAtStart
       for (const [chatId, id] of now) if (id > this.base) this.delivered.set(chatId, id)
     }
+    // Every join at or below this was committed before the memberships were read (or, resuming, is
+    // behind the client's position): it is in the memberships, or long over.
+    this.joinsBefore = resume ? Math.max(resume.base, watermarkAtStart) : watermarkAtStart
     this.sink.send({ type: 'ready', user_id: this.userId, cursor: this.cursor() })
     if (resync) this.sink.send({ type: 'resync_required' })
 
@@ -95,10 +111,14 @@ export class UserStream {
     try {
       const from = (chatId: number, joinedEventId: number) =>
         Math.max(this.base, this.delivered.get(chatId) ?? 0, joinedEventId - 1)
-      if (resume) {
-        for (const departure of await service.departures(this.userId, resume.base)) {
-          await this.replayUntil(departure.chatId, from(departure.chatId, departure.joinedEventId), departure.leftEventId)
-        }
+      const departures = resume ? await service.departures(this.userId, resume.base) : []
+      for (const departure of departures) this.knownJoins.add(departure.joinedEventId)
+      // From here on, joins are handled as they come; those heard meanwhile first.
+      const early = this.early ?? []
+      this.early = undefined
+      for (const join of early) this.onJoin(join.chatId, join.eventId)
+      for (const departure of departures) {
+        await this.replayUntil(departure.chatId, from(departure.chatId, departure.joinedEventId), departure.leftEventId)
       }
       for (const membership of memberships) {
         const channel = open.get(membership.chatId)
@@ -125,7 +145,13 @@ export class UserStream {
 
   /** The user was added to a chat (seen on its topic, or by the log tail): follow it from the join. */
   onJoin(chatId: number, eventId: number): void {
-    if (this.stopped || this.following.has(chatId)) return
+    if (this.stopped) return
+    if (this.early) {
+      this.early.push({ chatId, eventId })
+      return
+    }
+    if (this.following.has(chatId) || this.knownJoins.has(eventId) || eventId <= this.joinsBefore) return
+    this.knownJoins.add(eventId)
     this.following.add(chatId)
     this.catchingUp += 1
     void (async () => {

@@ -111,8 +111,8 @@ export function createChatsRepository(handle: DatabaseHandle) {
       }
     },
 
-    async findById(id: number): Promise<ChatRow | undefined> {
-      const [row] = await db.select(chatColumns).from(chats).where(eq(chats.id, id))
+    async findById(id: number, tx?: Transaction): Promise<ChatRow | undefined> {
+      const [row] = await (tx?.db ?? db).select(chatColumns).from(chats).where(eq(chats.id, id))
       return row && toChatRow(row)
     },
 

@@ -2,6 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { AppError, notFound } from '../errors.js'
+import { requestOriginAllowed } from '../plugins/cors.plugin.js'
+import { requireUser } from '../auth/identity.js'
 import { RealtimeEngine } from '../realtime/engine.js'
 import { CURSOR_SCHEMA_PATTERN } from '../realtime/cursor.js'
 import { SseConnection } from '../realtime/sse-connection.js'
@@ -12,6 +14,8 @@ import { closeCodes } from '../schemas/frames.schema.js'
 export interface RealtimeRouteOptions {
   maxSubscriptions: number
   maxBufferedBytes: number
+  /** CORS_ORIGINS: browsers on other origins may connect only if listed. */
+  allowedOrigins: readonly string[]
 }
 
 const UserCursor = Type.String({
@@ -43,6 +47,14 @@ const realtimeRoutes: FastifyPluginAsyncTypebox<RealtimeRouteOptions> = async (a
   const membersOnly = app.access.membersOnly
   const shuttingDown = () => new AppError('service_unavailable', 'The server is shutting down.')
 
+  // Browsers do not hold a WebSocket handshake or an EventSource back by CORS: refuse other origins
+  // here, before anything is streamed (a page on another site must not read a user's events).
+  app.addHook('onRequest', async (request) => {
+    if (!requestOriginAllowed(request, options.allowedOrigins)) {
+      throw new AppError('forbidden', 'This origin may not open realtime connections (see CORS_ORIGINS).')
+    }
+  })
+
   app.route({
     method: 'GET',
     url: '/ws',
@@ -56,7 +68,7 @@ const realtimeRoutes: FastifyPluginAsyncTypebox<RealtimeRouteOptions> = async (a
       tags: ['realtime'],
       operationId: 'websocket',
       querystring: Type.Object({ cursor: Type.Optional(UserCursor) }),
-      response: problemResponses(426, 422),
+      response: problemResponses(401, 403, 422, 426),
     },
     // A plain HTTP request to the WebSocket endpoint.
     handler: async () => {
@@ -73,6 +85,7 @@ const realtimeRoutes: FastifyPluginAsyncTypebox<RealtimeRouteOptions> = async (a
         identity,
         memberId: RealtimeEngine.memberIdOf(identity, membersOnly),
         authorize: (chatId) => service.authorizeChat(identity, chatId),
+        allowSubscribe: async () => (await app.rateLimit.consume(identity, request.ip, 'subscribe')).allowed,
         maxSubscriptions: options.maxSubscriptions,
         maxBufferedBytes: options.maxBufferedBytes,
         log: request.log,
@@ -108,7 +121,7 @@ const realtimeRoutes: FastifyPluginAsyncTypebox<RealtimeRouteOptions> = async (a
         }),
         response: {
           200: { description: 'An event stream.', content: { 'text/event-stream': { schema: Type.String() } } },
-          ...problemResponses(404, 503, ...baseErrors),
+          ...problemResponses(403, 404, 503, ...baseErrors),
         },
       },
     },
@@ -158,22 +171,20 @@ const realtimeRoutes: FastifyPluginAsyncTypebox<RealtimeRouteOptions> = async (a
         headers: Type.Object({ 'last-event-id': Type.Optional(UserCursor) }),
         response: {
           200: { description: 'An event stream.', content: { 'text/event-stream': { schema: Type.String() } } },
-          ...problemResponses(401, 503, ...baseErrors),
+          ...problemResponses(401, 403, 503, ...baseErrors),
         },
       },
     },
     async (request, reply) => {
       if (!engine.hub.accepting) throw shuttingDown()
       const identity = request.identity
-      if (identity.kind !== 'user') {
-        throw new AppError('unauthorized', 'The user stream needs a user token.')
-      }
+      const userId = requireUser(identity)
       const connection = new SseConnection(reply, {
         maxBufferedBytes: options.maxBufferedBytes,
         log: request.log,
         onOpen: (open) => engine.hub.add(open),
       })
-      const stream = engine.userStream(identity.userId, connection.sink, () => connection.end())
+      const stream = engine.userStream(userId, connection.sink, () => connection.end())
       connection.whenEnded(() => stream.stop())
       try {
         await stream.start(request.headers['last-event-id'] ?? request.query.cursor)

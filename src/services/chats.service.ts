@@ -136,7 +136,7 @@ export function createChatService({
         if ((await chats.existingUsers([userId], tx)).size === 0) {
           throw validationFailed([{ path: '/body/user_id', message: 'names a user that does not exist' }])
         }
-        const row = await chats.findById(chatId)
+        const row = await chats.findById(chatId, tx)
         if (!row) throw notFound('Chat')
         const event = await addMemberIn(tx, row, userId, 'member')
         const added = (await chats.members(chatId, tx)).find((member) => member.user_id === userId)

@@ -1,4 +1,4 @@
-import type { Identity } from '../auth/identity.js'
+import { type Identity, requireUser } from '../auth/identity.js'
 import type { EventBus } from '../bus/bus.js'
 import type { DatabaseHandle } from '../db/client.js'
 import { AppError, notFound, validationFailed } from '../errors.js'
@@ -7,17 +7,6 @@ import type { InboxPosition, InboxRepository, InboxRow } from '../repositories/i
 import type { LogRepository } from '../repositories/log.repository.js'
 import type { LogEvent } from '../schemas/events.schema.js'
 import { type Access, forbidden } from './access.js'
-
-/** The caller's user id; conversations are a user's own (401 for anyone else). */
-export function requireUserId(actor: Identity): number {
-  if (actor.kind === 'user') return actor.userId
-  throw new AppError(
-    'unauthorized',
-    actor.kind === 'admin'
-      ? 'This is a user’s own view: call it with that user’s token, not the admin key.'
-      : 'This needs a user: send Authorization: Bearer <token> (POST /api/v1/users gives one in open mode).',
-  )
-}
 
 /** The opaque inbox cursor: base64url of the page's end position. */
 export function encodeInboxCursor(position: InboxPosition): string {
@@ -64,7 +53,7 @@ export function createConversationService({
      * exists. One per pair, also when both open it at once (the unique direct_key decides).
      */
     async openDirect(actor: Identity, otherId: number): Promise<{ chat: ChatRow; created: boolean }> {
-      const me = requireUserId(actor)
+      const me = requireUser(actor)
       if (otherId === me) throw validationFailed([{ path: '/body/user_id', message: 'must be another user than you' }])
       const key = `${Math.min(me, otherId)}:${Math.max(me, otherId)}`
       const result = await database.transaction(async (tx) => {
@@ -95,7 +84,7 @@ export function createConversationService({
       actor: Identity,
       page: { cursor?: string | undefined; limit: number },
     ): Promise<{ chats: Omit<InboxRow, 'activity'>[]; next_cursor: string | null }> {
-      const me = requireUserId(actor)
+      const me = requireUser(actor)
       const after = page.cursor === undefined ? undefined : decodeInboxCursor(page.cursor)
       const asOf = after?.asOf ?? (await inbox.now())
       const rows = await inbox.page(me, asOf, after, page.limit + 1)
@@ -117,7 +106,7 @@ export function createConversationService({
       chatId: number,
       messageId: number,
     ): Promise<{ last_read_message_id: number; unread_count: number }> {
-      const me = requireUserId(actor)
+      const me = requireUser(actor)
       const chat = access.visible(actor, await chats.access(chatId, me))
       if (chat.role === null) throw forbidden('Only members have a read marker in a chat.')
       if ((await inbox.chatOfMessage(messageId)) !== chatId) {

@@ -191,7 +191,7 @@ describe('GET /openapi.json', () => {
     expect(aliases).toEqual([])
     expect(doc.paths).not.toHaveProperty('/api/messages')
     const outside = Object.entries(doc.paths).filter(
-      ([path]) => !/^\/(api\/v1\/|health$|ready$)/.test(path),
+      ([path]) => !/^\/(api\/v1\/|health$|ready$|metrics$)/.test(path),
     )
     expect(outside.map(([path]) => path).sort()).toEqual(
       ['/', '/messages', '/messages/recent/{user_id}', '/users', '/users/{id}', '/ws/{user_id}'].sort(),

@@ -173,6 +173,14 @@ describe('form bodies, strictly', () => {
     expect((await post('/chats/', multipart({ title: big }))).status).toBe(413)
   })
 
+  it('refuses a form on a route without a body (415), and ignores a content type on a GET', async () => {
+    const chat = (await post('/chats/', form({ title: 'c' }))).body
+    const del = await request(`${base}/chats/${chat.id}/`, { method: 'DELETE', body: form({ x: '1' }) })
+    expect(del.status).toBe(415)
+    const read = await request(`${base}/chats/${chat.id}/`, { headers: { 'content-type': 'multipart/form-data; boundary=b' } })
+    expect(read.status).toBe(200)
+  })
+
   it('keeps /api/v1 on JSON only (415 for forms) and JSON as strict as ever', async () => {
     const v1 = await fetch(`${base}/v1/chats`, { method: 'POST', body: form({ title: 'x' }) })
     expect(v1.status).toBe(415)

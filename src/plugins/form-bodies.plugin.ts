@@ -128,6 +128,8 @@ export default fp<{ bodyLimit: number }>(
     app.addHook('preValidation', async (request) => {
       const contentType = request.headers['content-type']
       if (contentType === undefined || !formTypes.test(contentType)) return
+      // No body was parsed (a GET or HEAD that merely names a content type): nothing to refuse.
+      if (!request.isMultipart() && request.body === undefined) return
       if (!request.routeOptions.config?.formBodies) {
         throw new AppError('unsupported_media_type', 'Send the body as application/json.')
       }

@@ -46,3 +46,22 @@ function serialize(error: Error, depth: number): SerializedError {
   }
   return serialized
 }
+
+/**
+ * Logs at most once per interval, counting what it left out (`suppressed`), so that an outage or a
+ * misbehaving client cannot flood the log.
+ */
+export function rateLimited(intervalMs: number, log: (obj: object, msg: string) => void) {
+  let last = Number.NEGATIVE_INFINITY
+  let suppressed = 0
+  return (obj: object, msg: string) => {
+    const now = Date.now()
+    if (now - last < intervalMs) {
+      suppressed += 1
+      return
+    }
+    last = now
+    log(suppressed > 0 ? { ...obj, suppressed } : obj, msg)
+    suppressed = 0
+  }
+}

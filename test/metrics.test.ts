@@ -1,7 +1,10 @@
 import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type App, buildApp } from '../src/app.js'
-import { createChat } from './factories.js'
+import { createMessagesRepository } from '../src/repositories/messages.repository.js'
+import { createChat, sendMessages } from './factories.js'
+import { TestEventStream } from './sse-client.js'
+import { eventually, listen, TestSocket } from './ws-client.js'
 import { expectProblem, testConfig, useTestApp } from './helper.js'
 
 /**
@@ -93,16 +96,60 @@ describe('GET /metrics', () => {
     expect(samples.get('parley_db_calls_waiting')).toBe(1)
   })
 
+  it('counts realtime connections, subscriptions, deliveries and their delay, and gap fills, over both transports', async () => {
+    const { app } = context
+    const host = await listen(app)
+    const chat = await createChat(app)
+    const value = async (series: string) => (await scrape(app)).samples.get(series) ?? 0
+    const before = {
+      delivered: await value('parley_realtime_events_delivered_total{transport="ws"}'),
+      delayed: await value('parley_realtime_delivery_delay_seconds_count{transport="ws"}'),
+      sse: await value('parley_realtime_events_delivered_total{transport="sse"}'),
+      gaps: await value('parley_realtime_gap_fills_total'),
+    }
+    const client = await TestSocket.connect(host)
+    await client.subscribe(chat.id)
+    const stream = await TestEventStream.open(`http://${host}/api/v1/chats/${chat.id}/events`)
+    await eventually(() => stream.events.length === 1, 'the stream')
+    expect(await value('parley_websocket_connections')).toBe(1)
+    expect(await value('parley_sse_connections')).toBe(1)
+    expect(await value('parley_realtime_subscriptions')).toBe(2)
+    await sendMessages(app, chat.id, 2)
+    await eventually(() => client.messageIds(chat.id).length === 2 && stream.messageIds().length === 2, 'deliveries')
+    expect(await value('parley_realtime_events_delivered_total{transport="ws"}')).toBe(before.delivered + 2)
+    expect(await value('parley_realtime_delivery_delay_seconds_count{transport="ws"}')).toBe(before.delayed + 2)
+    expect(await value('parley_realtime_events_delivered_total{transport="sse"}')).toBe(before.sse + 2)
+    // An event that arrives ahead of one never published: the gap is filled from the database.
+    const messages = createMessagesRepository(app.database)
+    const quiet = await messages.insert({ chatId: chat.id, senderId: null, text: 'quiet', clientMessageId: null, membersOnly: false })
+    const loud = await messages.insert({ chatId: chat.id, senderId: null, text: 'loud', clientMessageId: null, membersOnly: false })
+    if (!quiet || !loud) throw new Error('insert failed')
+    const { seq, ...message } = loud
+    app.bus.publish({ type: 'message.created', id: loud.id, chat_id: chat.id, seq, at: loud.created_at, message })
+    await eventually(() => client.messageIds(chat.id).length === 4, 'the filled gap')
+    expect(await value('parley_realtime_gap_fills_total')).toBe(before.gaps + 1)
+    client.close()
+    stream.close()
+    await expect.poll(() => value('parley_websocket_connections')).toBe(0)
+    await expect.poll(() => value('parley_sse_connections')).toBe(0)
+    await expect.poll(() => value('parley_realtime_subscriptions')).toBe(0)
+  })
+
   it('includes event-loop delay and process metrics, and declares every realtime metric', async () => {
     const { app } = context
+    const before = (await scrape(app)).samples
+    const was = (series: string) => before.get(series) ?? 0
     app.metrics.realtime.eventsDelivered.inc({ transport: 'ws' }, 3)
     app.metrics.realtime.deliveryDelay.observe({ transport: 'sse' }, 0.02)
     app.metrics.realtime.websocketConnections.inc()
     const { text, samples } = await scrape(app)
+    app.metrics.realtime.websocketConnections.dec()
     for (const name of REALTIME_METRICS) expect(text).toContain(`# TYPE ${name} `)
-    expect(samples.get('parley_realtime_events_delivered_total{transport="ws"}')).toBe(3)
-    expect(samples.get('parley_realtime_delivery_delay_seconds_count{transport="sse"}')).toBe(1)
-    expect(samples.get('parley_websocket_connections')).toBe(1)
+    const delivered = 'parley_realtime_events_delivered_total{transport="ws"}'
+    expect(samples.get(delivered)).toBe(was(delivered) + 3)
+    const delays = 'parley_realtime_delivery_delay_seconds_count{transport="sse"}'
+    expect(samples.get(delays)).toBe(was(delays) + 1)
+    expect(samples.get('parley_websocket_connections')).toBe(was('parley_websocket_connections') + 1)
     expect(samples.has('nodejs_eventloop_lag_p99_seconds')).toBe(true)
     expect(samples.has('process_resident_memory_bytes')).toBe(true)
     expect(samples.has('parley_http_connections')).toBe(true)
@@ -128,11 +175,14 @@ describe('GET /metrics', () => {
     })
 
     it('keeps its own registry: one app’s counts do not show in another’s', async () => {
+      const mine = (await scrape(context.app)).samples.get('parley_realtime_gap_fills_total') ?? 0
+      const theirs =
+        (await scrape(other, { authorization: `Bearer ${token}` })).samples.get('parley_realtime_gap_fills_total') ?? 0
       context.app.metrics.realtime.gapFills.inc(5)
       other.metrics.realtime.gapFills.inc(1)
-      expect((await scrape(context.app)).samples.get('parley_realtime_gap_fills_total')).toBe(5)
+      expect((await scrape(context.app)).samples.get('parley_realtime_gap_fills_total')).toBe(mine + 5)
       const { samples } = await scrape(other, { authorization: `Bearer ${token}` })
-      expect(samples.get('parley_realtime_gap_fills_total')).toBe(1)
+      expect(samples.get('parley_realtime_gap_fills_total')).toBe(theirs + 1)
     })
   })
 })

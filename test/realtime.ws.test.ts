@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildApp } from '../src/app.js'
 import { createMessagesRepository, type SequencedMessageRow } from '../src/repositories/messages.repository.js'
-import { createChat, sendMessages } from './factories.js'
+import { createChat, createUser, sendMessage, sendMessages } from './factories.js'
 import { testConfig, useTestApp } from './helper.js'
 import { eventually, listen, TestSocket } from './ws-client.js'
 
@@ -137,6 +137,34 @@ describe('GET /api/v1/ws › delivery guarantees', () => {
     expect(client.messageIds(chat.id)).toEqual(expected)
     expect(client.frames[0]).toEqual({ type: 'subscribed', chat_id: chat.id })
     client.close()
+  })
+
+  it('resumes after the last cursor seen with the edits and deletions missed, not only new messages, each once', async () => {
+    const chat = await createChat(t.app)
+    const [first, second] = await sendMessages(t.app, chat.id, 2)
+    const client = await TestSocket.connect(host)
+    await client.subscribe(chat.id, 0)
+    await eventually(() => client.messageIds(chat.id).length === 2, 'the first two')
+    const cursor = Number(client.lastCursor())
+    client.close()
+    // While away: an edit of an old message, a deletion, a new message (an anonymous sender
+    // cannot edit, so the edit is made as a user sending in the chat).
+    const ann = await createUser(t.app, 'ann')
+    const mine = await sendMessage(t.app, chat.id, 'mine', { kind: 'user', userId: ann.id })
+    await t.app.services.messages.editMessage({ kind: 'user', userId: ann.id }, mine.id, 'mine, edited')
+    await t.app.inject({ method: 'DELETE', url: `/api/v1/messages/${first?.id}` })
+    const resumed = await TestSocket.connect(host)
+    await resumed.subscribe(chat.id, cursor)
+    await eventually(() => resumed.events().length === 3, 'what was missed')
+    await sendMessages(t.app, chat.id, 1)
+    await eventually(() => resumed.events().length === 4, 'the next live message')
+    expect(resumed.events().slice(0, 3)).toEqual([
+      `message.created:${chat.id}:${mine.id}:mine, edited`,
+      `message.updated:${chat.id}:${mine.id}:mine, edited`,
+      `message.deleted:${chat.id}:${first?.id}`,
+    ])
+    expect(second?.id).toBeLessThan(mine.id)
+    resumed.close()
   })
 
   it('without `after`, delivers only what is sent after subscribing', async () => {

@@ -1,5 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis'
 import { Compile } from 'typebox/compile'
+import { rateLimited } from '../logging.js'
 import { LogEvent } from '../schemas/events.schema.js'
 import { type EventBus, type LogEventListener, type Topic, topicsOf } from './bus.js'
 import { quit, untilReady } from './redis.connection.js'
@@ -263,20 +264,4 @@ function parseEvent(payload: string, topic: Topic): LogEvent | undefined {
   }
   if (!logEvent.Check(value)) return undefined
   return topicsOf(value).includes(topic) ? value : undefined
-}
-
-/** Logs at most once per interval, counting what it left out, so an outage does not flood the log. */
-function rateLimited(intervalMs: number, log: (obj: object, msg: string) => void) {
-  let last = Number.NEGATIVE_INFINITY
-  let suppressed = 0
-  return (obj: object, msg: string) => {
-    const now = Date.now()
-    if (now - last < intervalMs) {
-      suppressed += 1
-      return
-    }
-    last = now
-    log(suppressed > 0 ? { ...obj, suppressed } : obj, msg)
-    suppressed = 0
-  }
 }

@@ -21,6 +21,8 @@ export default fp<{ config: Config }>(
           url: config.REDIS_URL,
           channelPrefix: config.REDIS_CHANNEL_PREFIX,
           logger: app.log,
+          onDropped: () => app.metrics.realtime.busPublishFailures.inc(),
+          onReconnected: () => app.metrics.realtime.busReconnects.inc(),
         })
       : createMemoryBus()
     app.log.info({ bus: bus.kind }, `event bus: ${bus.kind === 'redis' ? 'Redis pub/sub' : 'in-process'}`)

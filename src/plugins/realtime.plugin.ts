@@ -25,6 +25,9 @@ export default fp<{ config: Config }>(
       logger: app.log,
       heartbeatMs: config.REALTIME_HEARTBEAT_MS,
       syncIntervalMs: config.REALTIME_SYNC_INTERVAL_MS,
+      onGapFill: () => app.metrics.realtime.gapFills.inc(),
+      onResync: () => app.metrics.realtime.resyncs.inc(),
+      onSubscriptions: (delta) => app.metrics.realtime.subscriptions.inc(delta),
     })
     app.decorate('realtime', engine)
     // Added before @fastify/websocket's own preClose, so clients get 1001 rather than a bare close.

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Identity } from '../auth/identity.js'
+import { rateLimited } from '../logging.js'
 import type { EventBus } from '../bus/bus.js'
 import type { RealtimeService } from '../services/realtime.service.js'
 import { ChannelRegistry } from './channels.js'
@@ -22,6 +23,8 @@ export interface RealtimeEngineOptions {
   /** Hooks for metrics. */
   onGapFill?: () => void
   onResync?: () => void
+  /** A chat subscription (per-chat, or one chat of a user stream) started (+1) or stopped (-1). */
+  onSubscriptions?: (delta: 1 | -1) => void
 }
 
 /** Why a chat subscription ended without the client asking. */
@@ -43,7 +46,7 @@ export class RealtimeEngine {
     const { service, bus, logger } = options
     this.batch = options.batch ?? 500
     this.hub = new RealtimeHub({ heartbeatMs: options.heartbeatMs, logger })
-    const warn = rateLimitedWarn(logger)
+    const warn = rateLimited(5_000, (obj, msg) => logger.warn(obj, msg))
     this.channels = new ChannelRegistry({
       bus,
       source: service,
@@ -112,7 +115,7 @@ export class RealtimeEngine {
       after ?? channel.position.id,
       {
         send: (event) => {
-          sink.send(toFrame(event, String(event.id)))
+          sink.send(toFrame(event, String(event.id)), event.at)
           if (event.type === 'member.removed' && event.user_id === memberId) {
             reason = event.reason
             return 'end'
@@ -122,9 +125,17 @@ export class RealtimeEngine {
         backlogged: () => sink.backlogged(),
         drain: () => sink.drain(),
       },
-      { source: this.options.service, batch: this.batch, onStopped: () => this.channels.release(channel) },
+      {
+        source: this.options.service,
+        batch: this.batch,
+        onStopped: () => {
+          this.options.onSubscriptions?.(-1)
+          this.channels.release(channel)
+        },
+      },
       () => onEnd(reason),
     )
+    this.options.onSubscriptions?.(1)
     beforeReplay()
     await subscription.start()
     return subscription
@@ -140,6 +151,7 @@ export class RealtimeEngine {
       batch: this.batch,
       logger: this.options.logger,
       onFailure,
+      onSubscriptions: this.options.onSubscriptions,
       onStopped: () => remove(),
     })
     const remove = this.hub.addUserStream(stream)
@@ -158,21 +170,5 @@ export class RealtimeEngine {
   static memberIdOf(identity: Identity, membersOnly: boolean): number | null {
     if (!membersOnly || identity.kind !== 'user') return null
     return identity.userId
-  }
-}
-
-/** Logs at most once per interval, counting what it left out, so an outage does not flood the log. */
-function rateLimitedWarn(logger: FastifyBaseLogger, intervalMs = 5_000) {
-  let last = Number.NEGATIVE_INFINITY
-  let suppressed = 0
-  return (obj: object, msg: string) => {
-    const now = Date.now()
-    if (now - last < intervalMs) {
-      suppressed += 1
-      return
-    }
-    last = now
-    logger.warn(suppressed > 0 ? { ...obj, suppressed } : obj, msg)
-    suppressed = 0
   }
 }

@@ -3,11 +3,28 @@ import type { EventFrame, ServerFrame } from '../schemas/frames.schema.js'
 
 /** Where a connection writes frames: a WebSocket or an SSE stream. */
 export interface FrameSink {
-  send(frame: ServerFrame): void
+  /** Sends a frame now; `at` is the commit time of the event it carries (for the delay metric). */
+  send(frame: ServerFrame, at?: string): void
   /** True when the transport's buffer is large enough that a replay should wait for it. */
   backlogged(): boolean
   /** Resolves once the buffer has drained (or the connection is gone). */
   drain(): Promise<void>
+}
+
+/** What a transport reports, for metrics. */
+export interface TransportMetrics {
+  opened(): void
+  closed(): void
+  /** An event frame was written; `at` is the event's commit time. */
+  delivered(at: string | undefined): void
+  slowConsumer(): void
+}
+
+export const noTransportMetrics: TransportMetrics = {
+  opened: () => {},
+  closed: () => {},
+  delivered: () => {},
+  slowConsumer: () => {},
 }
 
 /**

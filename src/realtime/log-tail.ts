@@ -19,8 +19,8 @@ export interface LogTailOptions {
 
 interface Sample {
   last: number
-  /** The newest transaction that was running when `last` was read; 0n when none was. */
-  newestRunning: bigint
+  /** The transactions (ids) running in this database just after `last` was read. */
+  running: string[]
 }
 
 /**
@@ -30,10 +30,12 @@ interface Sample {
  * newest seq there reads its log. So every committed event reaches every subscriber within about
  * two intervals even if the bus lost it (Redis cut off from the publishing instance, a quiet chat).
  *
- * Stability: `last` (the log sequence's value) is read before a snapshot; any transaction that drew
- * an id up to `last` is by then finished or listed as running in that snapshot. Once a later
- * snapshot's oldest running transaction is newer than all of those, every id up to `last` is
- * committed or rolled back for good.
+ * Stability: `last` (the log sequence's value) is read before the list of running transactions; a
+ * transaction that drew an id up to `last` has its own id by then (every append locks the chat row
+ * first), so it is finished or on that list. Once none on the list is running any more, every log id
+ * up to `last` is committed or rolled back for good. Only this database's transactions count, so a
+ * long transaction of another application on the same server does not hold the watermark back;
+ * a long-running transaction that writes Parley's own tables does (see the README).
  */
 export class LogTail {
   private watermarkValue: number | undefined
@@ -71,15 +73,16 @@ export class LogTail {
   async tick(): Promise<void> {
     try {
       const sample = await this.options.service.sampleWatermark()
-      this.pending.push({
-        last: sample.last,
-        newestRunning: sample.running.reduce((newest, xid) => (xid > newest ? xid : newest), 0n),
-      })
+      const runningNow = new Set(sample.running)
+      this.pending.push({ last: sample.last, running: sample.running })
       if (this.pending.length > MAX_PENDING) this.pending.splice(0, this.pending.length - MAX_PENDING)
       let stable: number | undefined
+      // A sample is stable once none of the transactions it saw running still runs. The newest
+      // sample qualifies only if nothing was running; older ones once their transactions are done.
       while (this.pending.length > 0) {
         const oldest = this.pending[0] as Sample
-        if (oldest.newestRunning !== 0n && oldest.newestRunning >= sample.xmin) break
+        const current = oldest === this.pending.at(-1)
+        if (current ? oldest.running.length > 0 : oldest.running.some((xid) => runningNow.has(xid))) break
         stable = Math.max(stable ?? 0, oldest.last)
         this.pending.shift()
       }

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger, FastifyReply } from 'fastify'
 import type { ServerFrame } from '../schemas/frames.schema.js'
-import type { FrameSink } from './frames.js'
+import { type FrameSink, noTransportMetrics, type TransportMetrics } from './frames.js'
 import { type RealtimeConnection, waitUntil } from './hub.js'
 
 /** One SSE frame. Every event has an `id:` (its cursor), so Last-Event-ID is the last event seen. */
@@ -12,7 +12,7 @@ function encode(frame: ServerFrame): string {
 export interface SseConnectionOptions {
   maxBufferedBytes: number
   log: FastifyBaseLogger
-  onSlowConsumer?: () => void
+  metrics?: TransportMetrics
   /** Called once when the stream starts (the connection counts as open from then). */
   onOpen: (connection: SseConnection) => void
 }
@@ -41,7 +41,7 @@ export class SseConnection implements RealtimeConnection {
     raw.on('error', (error) => options.log.debug({ err: error }, 'event stream error'))
     raw.socket?.on('error', (error) => options.log.debug({ err: error }, 'event stream socket error'))
     this.sink = {
-      send: (frame) => this.send(frame),
+      send: (frame, at) => this.send(frame, at),
       backlogged: () => raw.writableLength > options.maxBufferedBytes / 2,
       drain: () => waitUntil(() => this.ended || raw.writableLength <= options.maxBufferedBytes / 4),
     }
@@ -81,11 +81,13 @@ export class SseConnection implements RealtimeConnection {
   private finish(): void {
     if (this.ended) return
     this.ended = true
+    if (this.started) (this.options.metrics ?? noTransportMetrics).closed()
     for (const callback of this.onEnd) callback()
     this.onEnd.clear()
   }
 
-  private send(frame: ServerFrame): void {
+  private send(frame: ServerFrame, at?: string): void {
+    const metrics = this.options.metrics ?? noTransportMetrics
     if (!this.started) {
       if (this.ended) return
       this.started = true
@@ -97,18 +99,20 @@ export class SseConnection implements RealtimeConnection {
         'x-accel-buffering': 'no',
       })
       this.write('retry: 2000\n\n')
+      metrics.opened()
       this.options.onOpen(this)
     }
     if (!this.writable) return
     if (this.reply.raw.writableLength > this.options.maxBufferedBytes) {
       // Too slow: end the stream; EventSource reconnects with Last-Event-ID and loses nothing.
       this.options.log.info({ buffered: this.reply.raw.writableLength }, 'event stream client too slow: ending it')
-      this.options.onSlowConsumer?.()
+      metrics.slowConsumer()
       this.reply.raw.destroy()
       this.finish()
       return
     }
     this.write(encode(frame))
+    if ('cursor' in frame && frame.type !== 'ready') metrics.delivered(at)
   }
 
   private write(chunk: string): void {

@@ -24,6 +24,8 @@ export interface UserStreamOptions {
   onFailure: (error: unknown) => void
   /** Called once when the stream stops. */
   onStopped?: () => void
+  /** A chat subscription of this stream started (+1) or stopped (-1). */
+  onSubscriptions?: (delta: 1 | -1) => void
 }
 
 /**
@@ -203,7 +205,10 @@ export class UserStream {
       {
         source: this.options.service,
         batch: this.options.batch,
-        onStopped: () => this.options.channels.release(channel),
+        onStopped: () => {
+          this.options.onSubscriptions?.(-1)
+          this.options.channels.release(channel)
+        },
       },
       () => {
         if (this.subscriptions.get(chatId) === subscription) this.subscriptions.delete(chatId)
@@ -211,6 +216,7 @@ export class UserStream {
       },
     )
     this.subscriptions.set(chatId, subscription)
+    this.options.onSubscriptions?.(1)
     try {
       await subscription.start()
     } catch (error) {
@@ -238,7 +244,7 @@ export class UserStream {
       send: (event: LogEvent) => {
         if (event.id > this.base) this.delivered.set(chatId, Math.max(this.delivered.get(chatId) ?? 0, event.id))
         const frame = toFrame(event, this.cursor(), this.userId)
-        this.sink.send(frame)
+        this.sink.send(frame, event.at)
         return frame.type === 'chat.left' || frame.type === 'chat.deleted' ? 'end' : 'continue'
       },
       backlogged: () => this.sink.backlogged(),

@@ -10,7 +10,7 @@ import {
   type ServerFrame,
 } from '../schemas/frames.schema.js'
 import type { RealtimeEngine } from './engine.js'
-import type { FrameSink } from './frames.js'
+import { type FrameSink, noTransportMetrics, type TransportMetrics } from './frames.js'
 import { type RealtimeConnection, waitUntil } from './hub.js'
 import type { ChatSubscription } from './subscription.js'
 import type { UserStream } from './user-stream.js'
@@ -29,9 +29,9 @@ export interface WsConnectionOptions {
   maxSubscriptions: number
   maxBufferedBytes: number
   log: FastifyBaseLogger
-  /** Client mistakes (malformed frames) are counted and logged at most this often. */
-  onClientMistake: (detail: string) => void
-  onSlowConsumer?: () => void
+  /** Reports a client mistake (a malformed frame); the caller limits how often it is logged. */
+  onClientMistake: (obj: object, msg: string) => void
+  metrics?: TransportMetrics
 }
 
 /**
@@ -48,15 +48,18 @@ export class WsConnection implements RealtimeConnection {
   private ended = false
   readonly closed: Promise<void>
   readonly sink: FrameSink
+  private readonly metrics: TransportMetrics
 
   constructor(
     private readonly socket: WebSocket,
     private readonly options: WsConnectionOptions,
   ) {
+    this.metrics = options.metrics ?? noTransportMetrics
+    this.metrics.opened()
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()))
     const open = () => socket.readyState === socket.OPEN
     this.sink = {
-      send: (frame) => this.send(frame),
+      send: (frame, at) => this.send(frame, at),
       backlogged: () => socket.bufferedAmount > options.maxBufferedBytes / 2,
       drain: () => waitUntil(() => !open() || socket.bufferedAmount <= options.maxBufferedBytes / 4),
     }
@@ -106,21 +109,23 @@ export class WsConnection implements RealtimeConnection {
   private end(): void {
     if (this.ended) return
     this.ended = true
+    this.metrics.closed()
     for (const subscription of this.subscriptions.values()) subscription.stop()
     this.subscriptions.clear()
     this.userStream?.stop()
   }
 
-  private send(frame: ServerFrame): void {
+  private send(frame: ServerFrame, at?: string): void {
     if (this.socket.readyState !== this.socket.OPEN) return
     if (this.socket.bufferedAmount > this.options.maxBufferedBytes) {
       this.options.log.info({ buffered: this.socket.bufferedAmount }, 'websocket client too slow: closing it')
-      this.options.onSlowConsumer?.()
+      this.metrics.slowConsumer()
       this.close(closeCodes.slowConsumer, 'too slow: reconnect and resume')
       this.end()
       return
     }
     this.socket.send(JSON.stringify(frame))
+    if ('cursor' in frame && frame.type !== 'ready') this.metrics.delivered(at)
   }
 
   private error(code: RealtimeErrorCode, chatId?: number, detail: string = realtimeErrorCodes[code]): void {
@@ -150,14 +155,14 @@ export class WsConnection implements RealtimeConnection {
       if (isBinary) throw new Error('binary frame')
       frame = JSON.parse(data.toString())
     } catch {
-      this.options.onClientMistake('not JSON text')
+      this.options.onClientMistake({ detail: 'not JSON text' }, 'client sent a malformed frame')
       this.error('malformed_frame', undefined, 'Frames are JSON text.')
       return undefined
     }
     if (clientFrame.Check(frame)) return frame
     const first = clientFrame.Errors(frame)[0]
     const where = first ? `${first.instancePath || '/'} ${first.message}` : 'unknown frame'
-    this.options.onClientMistake('not a valid client frame')
+    this.options.onClientMistake({ detail: where }, 'client sent a malformed frame')
     this.error('malformed_frame', undefined, `Not a valid client frame: ${where}.`)
     return undefined
   }

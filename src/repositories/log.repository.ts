@@ -188,20 +188,18 @@ export function createLogRepository(handle: DatabaseHandle) {
     },
 
     /**
-     * One sample for the stable watermark (see realtime/watermark.ts): the log sequence's last value,
-     * read BEFORE the snapshot, then the snapshot's oldest running transaction and running ones.
+     * One sample for the stable watermark (see realtime/log-tail.ts): the log sequence's last value,
+     * read BEFORE the list of transactions running in this database (those with an id assigned).
+     * Only this database's: a long transaction elsewhere on the same server must not hold it back.
      */
-    async sampleWatermark(): Promise<{ last: number; xmin: bigint; running: bigint[] }> {
+    async sampleWatermark(): Promise<{ last: number; running: string[] }> {
       const [seq] = await handle.rows<Raw>(
         sql`SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS last FROM log_id_seq`,
       )
-      const [snap] = await handle.rows<Raw>(sql`SELECT pg_current_snapshot()::text AS snapshot`)
-      const [xmin = '0', , xip = ''] = String(snap?.snapshot ?? '0:0:').split(':')
-      return {
-        last: num(seq?.last),
-        xmin: BigInt(xmin),
-        running: xip === '' ? [] : xip.split(',').map((xid) => BigInt(xid)),
-      }
+      const running = await handle.rows<Raw>(sql`
+        SELECT backend_xid::text AS xid FROM pg_stat_activity
+        WHERE datname = current_database() AND backend_xid IS NOT NULL`)
+      return { last: num(seq?.last), running: running.map((row) => String(row.xid)) }
     },
 
     /**

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { AppError, notFound } from '../errors.js'
+import { rateLimited } from '../logging.js'
 import { requestOriginAllowed } from '../plugins/cors.plugin.js'
 import { requireUser } from '../auth/identity.js'
 import { RealtimeEngine } from '../realtime/engine.js'
@@ -10,6 +10,8 @@ import { SseConnection } from '../realtime/sse-connection.js'
 import { WsConnection } from '../realtime/ws-connection.js'
 import { baseErrors, Cursor, IdString, problemResponses, toId, toOptionalId } from '../schemas/common.js'
 import { closeCodes } from '../schemas/frames.schema.js'
+import type { RealtimeMetrics, Transport } from '../plugins/metrics.plugin.js'
+import type { TransportMetrics } from '../realtime/frames.js'
 
 export interface RealtimeRouteOptions {
   maxSubscriptions: number
@@ -24,24 +26,27 @@ const UserCursor = Type.String({
   description: 'The `cursor` of the last event seen on the user stream.',
 })
 
-/** Client mistakes on realtime connections are logged at most once per interval. */
-function mistakeLogger(request: FastifyRequest, intervalMs = 10_000) {
-  let last = Number.NEGATIVE_INFINITY
-  let suppressed = 0
-  return (detail: string) => {
-    const now = Date.now()
-    if (now - last < intervalMs) {
-      suppressed += 1
-      return
-    }
-    last = now
-    request.log.debug({ detail, suppressed }, 'client sent a malformed frame')
-    suppressed = 0
+/** Transport metrics on the app's registry. */
+function transportMetrics(metrics: RealtimeMetrics, transport: Transport): TransportMetrics {
+  const connections = transport === 'ws' ? metrics.websocketConnections : metrics.sseConnections
+  return {
+    opened: () => connections.inc(),
+    closed: () => connections.dec(),
+    delivered: (at) => {
+      metrics.eventsDelivered.inc({ transport })
+      const committed = at === undefined ? Number.NaN : Date.parse(at)
+      if (Number.isFinite(committed)) {
+        metrics.deliveryDelay.observe({ transport }, Math.max(0, Date.now() - committed) / 1000)
+      }
+    },
+    slowConsumer: () => metrics.slowConsumerDrops.inc({ transport }),
   }
 }
 
 /** The realtime endpoints: one WebSocket, and Server-Sent Events for one chat or for the user. */
 const realtimeRoutes: FastifyPluginAsyncTypebox<RealtimeRouteOptions> = async (app, options) => {
+  const wsMetrics = transportMetrics(app.metrics.realtime, 'ws')
+  const sseMetrics = transportMetrics(app.metrics.realtime, 'sse')
   const engine = app.realtime
   const { realtime: service } = app.services
   const membersOnly = app.access.membersOnly
@@ -89,7 +94,8 @@ const realtimeRoutes: FastifyPluginAsyncTypebox<RealtimeRouteOptions> = async (a
         maxSubscriptions: options.maxSubscriptions,
         maxBufferedBytes: options.maxBufferedBytes,
         log: request.log,
-        onClientMistake: mistakeLogger(request),
+        onClientMistake: rateLimited(10_000, (obj, msg) => request.log.debug(obj, msg)),
+        metrics: wsMetrics,
       })
       engine.hub.add(connection)
       if (identity.kind === 'user') {
@@ -133,6 +139,7 @@ const realtimeRoutes: FastifyPluginAsyncTypebox<RealtimeRouteOptions> = async (a
       const connection = new SseConnection(reply, {
         maxBufferedBytes: options.maxBufferedBytes,
         log: request.log,
+        metrics: sseMetrics,
         onOpen: (open) => engine.hub.add(open),
       })
       try {
@@ -182,6 +189,7 @@ const realtimeRoutes: FastifyPluginAsyncTypebox<RealtimeRouteOptions> = async (a
       const connection = new SseConnection(reply, {
         maxBufferedBytes: options.maxBufferedBytes,
         log: request.log,
+        metrics: sseMetrics,
         onOpen: (open) => engine.hub.add(open),
       })
       const stream = engine.userStream(userId, connection.sink, () => connection.end())

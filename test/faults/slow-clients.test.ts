@@ -1,3 +1,4 @@
+import { type ChildProcess, spawn } from 'node:child_process'
 import net from 'node:net'
 import { afterAll, describe, expect, it } from 'vitest'
 import { call, freePort, killAll, startServer, waitUntilHealthy } from './server-process.js'
@@ -61,4 +62,61 @@ describe('a flood of slow clients under a 1,024-descriptor limit', () => {
       for (const socket of sockets) socket.destroy()
     }
   }, 120_000)
+})
+
+/**
+ * An SSE client with a 4 KiB receive buffer that sends its request and then never reads a byte: a
+ * Python process, because Node cannot set SO_RCVBUF. (A WebSocket client that stops reading also
+ * stops answering pings, and the heartbeat drops it; test/realtime.ws.test.ts covers 4008.)
+ */
+function stalledEventStream(port: number, path: string): ChildProcess {
+  const request = `GET ${path} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n`
+  const script = [
+    'import socket, time',
+    's = socket.socket()',
+    's.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)',
+    `s.connect(("127.0.0.1", ${port}))`,
+    `s.sendall(${JSON.stringify(request)}.encode())`,
+    'time.sleep(600)',
+  ].join('\n')
+  return spawn('python3', ['-c', script], { stdio: 'ignore' })
+}
+
+describe('an SSE client that stops reading', () => {
+  it('has its stream ended as too slow, and the heartbeats after that cannot take the process down', async () => {
+    const port = await freePort()
+    const server = startServer({ DATA_DIR: 'memory://', PORT: String(port), REALTIME_HEARTBEAT_MS: '100' })
+    let reader: ChildProcess | undefined
+    try {
+      await waitUntilHealthy(server)
+      const base = `http://127.0.0.1:${port}`
+      const metric = async (pattern: RegExp) =>
+        Number(pattern.exec(String((await call(base, '/metrics')).body))?.[1] ?? 0)
+      const chat = (await call(base, '/api/v1/chats', { method: 'POST', body: { title: 'flood' } })).body as {
+        id: number
+      }
+      reader = stalledEventStream(port, `/api/v1/chats/${chat.id}/events`)
+      await expect.poll(() => metric(/^parley_sse_connections (\d+)$/m), { timeout: 10_000 }).toBe(1)
+      const drops = () => metric(/^parley_realtime_slow_consumer_drops_total\{transport="sse"\} (\d+)$/m)
+      // About a thousand 5,000-character messages fill the kernel's buffers and then the server's own.
+      const text = 'x'.repeat(5000)
+      let sent = 0
+      while (sent < 3000 && (await drops()) === 0) {
+        await Promise.all(
+          Array.from({ length: 20 }, () => call(base, `/api/v1/chats/${chat.id}/messages`, { method: 'POST', body: { text } })),
+        )
+        sent += 20
+      }
+      expect(await drops()).toBe(1)
+      expect(await metric(/^parley_sse_connections (\d+)$/m)).toBe(0)
+      // Heartbeats every 100 ms go on for a while after the stream was dropped.
+      await new Promise((resolve) => setTimeout(resolve, 2_000))
+      expect((await call(base, '/health')).status).toBe(200)
+      expect(server.child.exitCode).toBeNull()
+      process.stdout.write(`slow SSE reader: dropped after ${sent} messages of 5,000 characters\n`)
+    } finally {
+      reader?.kill('SIGKILL')
+      server.kill('SIGKILL')
+    }
+  }, 180_000)
 })

@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import { authMode } from './auth/mode.js'
 import { redactTokens } from './auth/redact.js'
+import compatRoutes from './compat/index.js'
 import type { Config } from './config.js'
 import { AppError, validationFailed } from './errors.js'
 import { serializeError } from './logging.js'
@@ -26,6 +27,7 @@ import healthRoutes from './routes/health.routes.js'
 import messageRoutes, { messageRoutesV1 } from './routes/messages.routes.js'
 import metricsRoutes from './routes/metrics.routes.js'
 import realtimeRoutes from './routes/realtime.routes.js'
+import rootRoutes from './routes/root.routes.js'
 import userRoutes from './routes/users.routes.js'
 
 /**
@@ -124,13 +126,12 @@ export async function buildApp(config: Config, options: { logger?: FastifyServer
     },
     { prefix: '/api/v1' },
   )
-  // The assignment's literal paths, for its existing clients: the same handlers, kept out of the docs.
-  await app.register(async (legacy) => {
-    legacy.addHook('onRoute', (route) => {
-      route.schema = { ...route.schema, hide: true }
-    })
-    await legacy.register(chatRoutes)
-    await legacy.register(messageRoutes)
+  // The original backends' dialects at their own paths, for their existing clients (src/compat/).
+  await app.register(rootRoutes)
+  await app.register(compatRoutes, {
+    bodyLimit: config.BODY_LIMIT,
+    maxBufferedBytes: config.REALTIME_MAX_BUFFERED_BYTES,
+    allowedOrigins: parseOrigins(config.CORS_ORIGINS),
   })
 
   return app

@@ -18,6 +18,25 @@ const send = (chatId: number, headers: Record<string, string>) =>
   t.app.inject({ method: 'POST', url: `/api/v1/chats/${chatId}/messages`, headers, payload: { text: 'hi' } })
 
 describe('rate limits over HTTP', () => {
+  it('counts the mini backend’s POST /messages/ as a message send, not another write', async () => {
+    const alice = await createUserWithToken(t.app, 'alice')
+    const bob = await createUserWithToken(t.app, 'bob')
+    const direct = () =>
+      t.app.inject({
+        method: 'POST',
+        url: '/messages/',
+        headers: alice.headers,
+        payload: { sender_id: alice.id, receiver_id: bob.id, content: 'hi' },
+      })
+    // Three sends pass where the write limit (2) would have stopped the third.
+    for (let i = 0; i < 3; i++) {
+      const response = await direct()
+      expect(response.statusCode, response.body).toBe(200)
+      expect(response.headers['ratelimit-limit']).toBe('3')
+    }
+    expectProblem(await direct(), 429, 'rate_limited')
+  })
+
   it('counts sends per user, announces the window in headers, then answers 429 with Retry-After', async () => {
     const alice = await createUserWithToken(t.app, 'alice')
     const chat = await createChatFor(t.app, [alice.id])

@@ -104,11 +104,11 @@ describe('realtime across instances through Redis', () => {
       await postTo(hostB, chat.id, 'via B'),
     ]
     expect((await a.inject('/ready')).statusCode).toBe(200)
-    expect(steady.messageIds(chat.id)).toEqual([])
+    // (The log tail may deliver them even before Redis returns; what matters is that all arrive, once.)
 
     await proxy.restore()
     await eventually(() => a.bus.healthy(), 'A to reconnect')
-    // A re-syncs its subscribers from the database after the reconnect, without a resume.
+    // A catches its subscribers up from the database (the tail, the reconnect), without a resume.
     await eventually(() => steady.messageIds(chat.id).length === 2, 'the missed messages')
     const after = await postTo(hostB, chat.id, 'after the outage, via B')
     await eventually(() => steady.messageIds(chat.id).length === 3, 'live delivery again')

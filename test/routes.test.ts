@@ -57,12 +57,14 @@ function expectDocumented(method: string, template: string, response: LightMyReq
   expect(validate(response.json()), JSON.stringify(validate.errors)).toBe(true)
 }
 
-describe('every route under /api/v1, at the prefix-less paths, with and without a trailing slash', () => {
+describe('every route under /api/v1, at the prefix-less paths and under /api, with and without a trailing slash', () => {
   const variants = [
     ['/api/v1', ''],
     ['/api/v1', '/'],
     ['', ''],
     ['', '/'],
+    ['/api', ''],
+    ['/api', '/'],
   ] as const
 
   it.each(variants)('serves the whole contract at %j with trailing %j', async (prefix, slash) => {
@@ -107,11 +109,14 @@ describe('every route under /api/v1, at the prefix-less paths, with and without 
     )
     expect(page.json()).toEqual({ messages: [second.json()] })
 
-    const all = await call(
-      { method: 'GET', url: `${prefix}/messages${slash}?chat_id=${chat.id}` },
-      '/api/v1/messages',
-    )
-    expect(all.json()).toEqual({ messages: [first.json(), second.json()] })
+    if (prefix === '/api/v1') {
+      const all = await call({ method: 'GET', url: `${prefix}/messages${slash}?chat_id=${chat.id}` }, '/api/v1/messages')
+      expect(all.json()).toEqual({ messages: [first.json(), second.json()] })
+    } else {
+      // The originals' list: a bare array with the union of their fields (test/compat.messages-list.test.ts).
+      const all = await call({ method: 'GET', url: `${prefix}/messages${slash}?chat_id=${chat.id}` }, '/messages')
+      expect(all.json().map((message: { id: number }) => message.id)).toEqual([first.json().id, second.json().id])
+    }
 
     const deletedMessage = await call(
       { method: 'DELETE', url: `${prefix}/messages/${first.json().id}${slash}` },
@@ -148,7 +153,7 @@ describe('every route under /api/v1, at the prefix-less paths, with and without 
       url: `/api/v1/chats/${legacy.json().id}/messages`,
       payload: { text: 'hi' },
     })
-    const listed = await t.app.inject({ url: `/messages?chat_id=${legacy.json().id}` })
+    const listed = await t.app.inject({ url: `/api/chats/${legacy.json().id}/messages/` })
     expect(listed.json().messages).toEqual([sent.json()])
   })
 })
@@ -157,7 +162,8 @@ describe('GET /health and GET /ready', () => {
   it.each(['/health', '/health/'])('GET %s › answers 200 while the process runs', async (url) => {
     const response = await t.app.inject({ url })
     expect(response.statusCode).toBe(200)
-    expect(response.json()).toEqual({ status: 'ok' })
+    expect(response.json()).toEqual({ status: 'ok', database: 'connected', redis: 'not configured' })
+    expectDocumented('get', '/health', response)
   })
 
   it.each(['/ready', '/ready/'])('GET %s › answers 200 while the database answers', async (url) => {
@@ -180,9 +186,21 @@ describe('GET /openapi.json', () => {
     expect(doc.paths['/ready']).toHaveProperty('get')
   })
 
-  it('leaves the prefix-less aliases out', () => {
-    const aliases = Object.keys(doc.paths).filter((path) => /^\/(chats|messages)\b/.test(path))
+  it('leaves the aliases of /api/v1 operations out, and tags every other dialect route "compatibility"', () => {
+    const aliases = Object.keys(doc.paths).filter((path) => /^(\/api)?\/chats\b/.test(path))
     expect(aliases).toEqual([])
+    expect(doc.paths).not.toHaveProperty('/api/messages')
+    const outside = Object.entries(doc.paths).filter(
+      ([path]) => !/^\/(api\/v1\/|health$|ready$|metrics$)/.test(path),
+    )
+    expect(outside.map(([path]) => path).sort()).toEqual(
+      ['/', '/messages', '/messages/recent/{user_id}', '/users', '/users/{id}', '/ws/{user_id}'].sort(),
+    )
+    for (const [path, item] of outside) {
+      for (const operation of Object.values(item)) {
+        expect((operation as { tags?: string[] }).tags, path).toEqual(['compatibility'])
+      }
+    }
   })
 
   it('gives each operation a unique operationId', () => {

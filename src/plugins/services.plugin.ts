@@ -4,10 +4,12 @@ import { createChatsRepository } from '../repositories/chats.repository.js'
 import { createLogRepository } from '../repositories/log.repository.js'
 import { createMessagesRepository } from '../repositories/messages.repository.js'
 import { type Access, createAccessPolicy } from '../services/access.js'
+import { createHistoryRepository } from '../repositories/history.repository.js'
 import { createInboxRepository } from '../repositories/inbox.repository.js'
 import { createUsersRepository } from '../repositories/users.repository.js'
 import { type ChatService, createChatService } from '../services/chats.service.js'
 import { type ConversationService, createConversationService } from '../services/conversations.service.js'
+import { createHistoryService, type HistoryService } from '../services/history.service.js'
 import { createMessageService, type MessageService } from '../services/messages.service.js'
 import { createRealtimeService, type RealtimeService } from '../services/realtime.service.js'
 import { createUsersService, type UsersService } from '../services/users.service.js'
@@ -19,6 +21,7 @@ declare module 'fastify' {
       chats: ChatService
       messages: MessageService
       conversations: ConversationService
+      history: HistoryService
       realtime: RealtimeService
       users: UsersService
     }
@@ -32,6 +35,7 @@ export default fp<{ config: Config; membersOnly: boolean }>(
     const chats = createChatsRepository(database)
     const messages = createMessagesRepository(database)
     const log = createLogRepository(database)
+    const users = createUsersRepository(database)
     const access = createAccessPolicy({ membersOnly })
     app.decorate('access', access)
     app.decorate('services', {
@@ -45,9 +49,10 @@ export default fp<{ config: Config; membersOnly: boolean }>(
         bus: app.bus,
         access,
       }),
+      history: createHistoryService({ history: createHistoryRepository(database), users, chats, access }),
       realtime: createRealtimeService({ database, log, chats, access }),
       users: createUsersService({
-        users: createUsersRepository(database),
+        users,
         tokens: app.auth.tokens,
         mode: app.auth.mode,
         ...app.auth.tokenLifetimes,

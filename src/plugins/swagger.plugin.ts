@@ -12,9 +12,8 @@ export default fp(
           title: 'Parley',
           version: '1.0.0',
           description:
-            'A self-hosted chat and messaging backend. Every route is also served without the `/api/v1` prefix ' +
-            '(`/chats`, `/messages`) for clients of the original Chat & Message API; those aliases behave identically ' +
-            'and are left out of this document. Errors are RFC 9457 problem details.',
+            'A self-hosted chat and messaging backend. Parley’s own API is under `/api/v1`. The original backends’ ' +
+            'dialects are served at their own paths (tag `compatibility`). Errors are RFC 9457 problem details.',
         },
         // Token mode needs a bearer token on every route but health, readiness and docs; open mode none.
         components: {
@@ -36,6 +35,14 @@ export default fp(
           { name: 'users', description: 'Users, the caller’s profile, and tokens' },
           { name: 'realtime', description: 'Live events (the WebSocket protocol is described in the README)' },
           { name: 'health', description: 'Liveness and readiness' },
+          {
+            name: 'compatibility',
+            description:
+              'The original backends’ dialects, for their existing clients (see the README). Not listed here because ' +
+              'they are the very same operations as `/api/v1`’s: the assignment’s chat and message routes without the ' +
+              'prefix (`/chats`, `/chats/{id}`, `/chats/{id}/messages`, `/messages/{id}`) and under `/api` (`/api/chats/` …, ' +
+              '`/api/messages/` = `GET /messages`). Their POSTs also take form-urlencoded and multipart bodies.',
+          },
         ],
       },
     })

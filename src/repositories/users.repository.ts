@@ -56,11 +56,12 @@ export function createUsersRepository(handle: DatabaseHandle) {
     },
 
     /**
-     * A keyset page by id ascending. `prefix` matches the start of the username or the display name,
-     * ignoring case, with LIKE wildcards taken literally.
+     * A page by id ascending: keyset (`after`) or, for the original backends' clients, `offset`.
+     * `prefix` matches the start of the username or the display name, ignoring case, with LIKE
+     * wildcards taken literally.
      */
     async list(
-      page: { prefix?: string | undefined; after?: number | undefined; limit: number },
+      page: { prefix?: string | undefined; after?: number | undefined; offset?: number | undefined; limit: number },
       executor: Database = db,
     ): Promise<UserRow[]> {
       const conditions: SQL[] = []
@@ -77,6 +78,7 @@ export function createUsersRepository(handle: DatabaseHandle) {
         .from(users)
         .where(and(...conditions))
         .orderBy(asc(users.id))
+        .offset(page.offset ?? 0)
         .limit(page.limit)
     },
 

@@ -9,7 +9,7 @@ import {
   sendMessageSchema,
 } from '../schemas/messages.schema.js'
 
-/** /chats/:id/messages and /messages: send, page, delete. */
+/** /chats/:id/messages and /messages/:id: send, page, delete. */
 const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { messages } = app.services
 
@@ -32,12 +32,6 @@ const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   )
 
-  app.get('/messages', { schema: { ...listMessagesSchema, operationId: 'listMessages' } }, async (request) => {
-    const { chat_id, before, after, limit } = request.query
-    const page = { chatId: toOptionalId(chat_id), before: toOptionalId(before), after: toOptionalId(after), limit }
-    return { messages: await messages.listMessages(request.identity, page) }
-  })
-
   app.delete(
     '/messages/:id',
     { schema: { ...deleteMessageSchema, operationId: 'deleteMessage' } },
@@ -48,9 +42,18 @@ const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 }
 
-/** The routes only `/api/v1` has: edits. */
+/**
+ * The routes only `/api/v1` has: the `{messages}` page of all messages (the originals' paths answer
+ * a bare array, see compat/messages-list.compat.ts) and edits.
+ */
 export const messageRoutesV1: FastifyPluginAsyncTypebox = async (app) => {
   const { messages } = app.services
+
+  app.get('/messages', { schema: { ...listMessagesSchema, operationId: 'listMessages' } }, async (request) => {
+    const { chat_id, before, after, limit } = request.query
+    const page = { chatId: toOptionalId(chat_id), before: toOptionalId(before), after: toOptionalId(after), limit }
+    return { messages: await messages.listMessages(request.identity, page) }
+  })
 
   app.patch('/messages/:id', { schema: { ...editMessageSchema, operationId: 'editMessage' } }, async (request) =>
     messages.editMessage(request.identity, toId(request.params.id), request.body.text),

@@ -1,4 +1,4 @@
-import { type Identity, requireAdmin, requireUser } from '../auth/identity.js'
+import { type Identity, requireAdmin, requireUser, userIdentity } from '../auth/identity.js'
 import type { AuthMode } from '../auth/mode.js'
 import { invalidToken, type IssuedToken, type TokenService } from '../auth/tokens.js'
 import { AppError, notFound, validationFailed } from '../errors.js'
@@ -81,13 +81,32 @@ export function createUsersService({
       return user
     },
 
-    /** Keyset page by id; `q` is a case-insensitive prefix of the username or display name. */
+    /**
+     * A page by id: keyset on `after`, or `skip` rows (offset paging, for the original backends'
+     * clients). `q` is a case-insensitive prefix of the username or display name.
+     */
     async listUsers(page: {
       q?: string | undefined
       after?: number | undefined
+      skip?: number | undefined
       limit: number
     }): Promise<UserRow[]> {
-      return users.list({ prefix: page.q, after: page.after, limit: page.limit })
+      return users.list({ prefix: page.q, after: page.after, offset: page.skip, limit: page.limit })
+    },
+
+    /**
+     * The identity to act with on behalf of user `userId` (a body that names its sender): a user
+     * only as itself (403 otherwise), the admin as anyone, and anonymously (open mode) as anyone,
+     * since open mode keeps nothing private. An unknown user is a 404.
+     */
+    async actAs(identity: Identity, userId: number): Promise<{ identity: Identity; user: UserRow }> {
+      if (identity.kind === 'user' && identity.userId !== userId) {
+        throw new AppError('forbidden', 'You may act only as yourself: your token is another user’s.')
+      }
+      if (identity.kind === 'anonymous' && mode === 'token') requireUser(identity)
+      const user = await users.findById(userId)
+      if (!user) throw notFound('User')
+      return { identity: userIdentity(userId), user }
     },
 
     async getMe(identity: Identity): Promise<UserRow> {

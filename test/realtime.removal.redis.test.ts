@@ -1,10 +1,9 @@
-import { randomBytes } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type App, buildApp } from '../src/app.js'
+import { describe, expect, it } from 'vitest'
 import { createUserWithToken } from './factories.js'
-import { bearer, createTestDatabase, testConfig, TOKEN_MODE } from './helper.js'
+import { bearer, TOKEN_MODE } from './helper.js'
+import { useTwoInstances } from './instances.js'
 import { TestEventStream } from './sse-client.js'
-import { eventually, listen, TestSocket } from './ws-client.js'
+import { eventually, TestSocket } from './ws-client.js'
 
 /**
  * Issue 7: removing a member ends its live subscriptions at once, and it receives nothing sent after
@@ -12,32 +11,7 @@ import { eventually, listen, TestSocket } from './ws-client.js'
  * (always the machine's: two processes cannot share an embedded one) and Redis, under a channel
  * prefix of their own.
  */
-let database: Awaited<ReturnType<typeof createTestDatabase>>
-let a: App
-let b: App
-let hostA: string
-let hostB: string
-
-beforeAll(async () => {
-  database = await createTestDatabase()
-  const shared = {
-    ...TOKEN_MODE,
-    DATABASE_URL: database.url,
-    REDIS_URL: 'redis://127.0.0.1:6379',
-    REDIS_CHANNEL_PREFIX: `parley-test-${randomBytes(4).toString('hex')}:`,
-    RATE_LIMIT: 'off',
-  }
-  a = await buildApp(testConfig(shared), { logger: false })
-  b = await buildApp(testConfig(shared), { logger: false })
-  hostA = await listen(a)
-  hostB = await listen(b)
-})
-
-afterAll(async () => {
-  await a?.close()
-  await b?.close()
-  await database?.drop()
-})
+const t = useTwoInstances({ ...TOKEN_MODE, RATE_LIMIT: 'off' })
 
 type User = Awaited<ReturnType<typeof createUserWithToken>>
 
@@ -57,33 +31,33 @@ const send = async (host: string, user: User, chatId: number, text: string) =>
 
 describe('removing a member across two instances on Redis', () => {
   it('runs both instances on the Redis bus, in token mode', () => {
-    expect([a.bus.kind, b.bus.kind, a.auth.mode, b.auth.mode]).toEqual(['redis', 'redis', 'token', 'token'])
+    expect([t.a.bus.kind, t.b.bus.kind, t.a.auth.mode, t.b.auth.mode]).toEqual(['redis', 'redis', 'token', 'token'])
   })
 
   it('ends the member’s subscriptions on A when the owner removes it through B; nothing sent afterwards reaches it', async () => {
-    const owner = await createUserWithToken(a, 'owner')
-    const member = await createUserWithToken(a, 'member')
-    const group = (await call(hostB, owner, 'POST', '/chats', { title: 'g', member_ids: [member.id] }, 201)) as {
+    const owner = await createUserWithToken(t.a, 'owner')
+    const member = await createUserWithToken(t.a, 'member')
+    const group = (await call(t.hostB, owner, 'POST', '/chats', { title: 'g', member_ids: [member.id] }, 201)) as {
       id: number
     }
     // A chat the member stays in, for the probes at the end.
-    const kept = (await call(hostB, owner, 'POST', '/chats', { title: 'k', member_ids: [member.id] }, 201)) as {
+    const kept = (await call(t.hostB, owner, 'POST', '/chats', { title: 'k', member_ids: [member.id] }, 201)) as {
       id: number
     }
 
     // On A: the member's WebSocket (its user stream, and a subscription to the group) and an SSE stream.
-    const client = await TestSocket.user(hostA, member.token)
+    const client = await TestSocket.user(t.hostA, member.token)
     await client.subscribe(group.id)
     expect(client.frames.at(-1)).toEqual({ type: 'subscribed', chat_id: group.id })
-    const stream = await TestEventStream.open(`http://${hostA}/api/v1/chats/${group.id}/events`, bearer(member.token))
+    const stream = await TestEventStream.open(`http://${t.hostA}/api/v1/chats/${group.id}/events`, bearer(member.token))
     await eventually(() => stream.events.length === 1, 'the SSE stream to start')
 
-    const before = await send(hostB, owner, group.id, 'before the removal')
+    const before = await send(t.hostB, owner, group.id, 'before the removal')
     // Once on the chat's subscription, once on the user stream; once on SSE.
     await eventually(() => client.messageIds(group.id).length === 2, 'the message on both WebSocket streams')
     await eventually(() => stream.messageIds().length === 1, 'the message on SSE')
 
-    await call(hostB, owner, 'DELETE', `/chats/${group.id}/members/${member.id}`, undefined, 204)
+    await call(t.hostB, owner, 'DELETE', `/chats/${group.id}/members/${member.id}`, undefined, 204)
     const unsubscribed = await client.next(
       (frame) => frame.type === 'unsubscribed' && frame.chat_id === group.id,
       'unsubscribed',
@@ -94,13 +68,13 @@ describe('removing a member across two instances on Redis', () => {
     await eventually(() => stream.ended, 'the SSE stream to end')
     const seenAtRemoval = client.frames.length
 
-    await send(hostA, owner, group.id, 'after the removal, through A')
-    await send(hostB, owner, group.id, 'after the removal, through B')
+    await send(t.hostA, owner, group.id, 'after the removal, through A')
+    await send(t.hostB, owner, group.id, 'after the removal, through B')
     // Each instance's probe is published after its message above, on the same Redis connection, so
     // it arrives after that message would have.
     const probes = [
-      await send(hostA, owner, kept.id, 'probe through A'),
-      await send(hostB, owner, kept.id, 'probe through B'),
+      await send(t.hostA, owner, kept.id, 'probe through A'),
+      await send(t.hostB, owner, kept.id, 'probe through B'),
     ].map((message) => message.id)
     await eventually(() => probes.every((id) => client.messageIds(kept.id).includes(id)), 'both probes')
 

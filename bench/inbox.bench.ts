@@ -58,7 +58,7 @@ async function getPage(origin: string, token: string, query: string): Promise<In
 /**
  * Walks the whole inbox before measuring, so that a broken route or seed fails loudly here: every
  * chat once, and the unread counts adding up to what the seed counted on its own. Returns the
- * cursor of the deep page.
+ * cursor of the deep page, and the unread messages on the two pages measured.
  */
 async function preflight(origin: string, token: string, expected: { chats: number; unread: number }) {
   const seen = new Set<number>()
@@ -75,12 +75,17 @@ async function preflight(origin: string, token: string, expected: { chats: numbe
   if (seen.size !== expected.chats || unread !== expected.unread) {
     throw new Error(`preflight: the inbox shows ${seen.size} chats and ${unread} unread, expected ${JSON.stringify(expected)}`)
   }
-  let deep: string | null = null
-  for (let page = 1; page < DEEP_PAGE; page++) {
-    deep = (await getPage(origin, token, `limit=${PAGE}${deep ? `&cursor=${deep}` : ''}`)).next_cursor
-    if (!deep) throw new Error(`preflight: the inbox ended before page ${DEEP_PAGE}`)
+  // The pages measured, and how many unread messages their chats hold (what the counts walk).
+  const unreadOn = (page: InboxPage) => page.chats.reduce((sum, chat) => sum + chat.unread_count, 0)
+  let page = await getPage(origin, token, `limit=${PAGE}`)
+  const firstUnread = unreadOn(page)
+  for (let number = 2; number <= DEEP_PAGE; number++) {
+    if (!page.next_cursor) throw new Error(`preflight: the inbox ended before page ${DEEP_PAGE}`)
+    const next = page.next_cursor
+    page = await getPage(origin, token, `limit=${PAGE}&cursor=${next}`)
+    if (number === DEEP_PAGE) return { deepCursor: next, firstUnread, deepUnread: unreadOn(page) }
   }
-  return deep as string
+  throw new Error(`preflight: DEEP_PAGE must be at least 2, not ${DEEP_PAGE}`)
 }
 
 /**
@@ -153,7 +158,8 @@ async function main(): Promise<void> {
       chats: options.inboxChats,
       messages: options.inboxMessages,
     })
-    const deepCursor = await preflight(parley.origin, reader.token, { chats: options.inboxChats, unread: seeded.unread })
+    const expected = { chats: options.inboxChats, unread: seeded.unread }
+    const { deepCursor, firstUnread, deepUnread } = await preflight(parley.origin, reader.token, expected)
     const deepPosition = decodeInboxCursor(deepCursor)
     worker = startLoadWorker()
     const { warmupSeconds, durationSeconds } = options
@@ -164,7 +170,8 @@ async function main(): Promise<void> {
     )
     console.log(
       `Seeded in ${seeded.seconds.toFixed(1)} s: a reader in ${options.inboxChats} chats, ` +
-        `${seeded.messages} messages, ${seeded.unread} of them unread by the reader`,
+        `${seeded.messages} messages, ${seeded.unread} of them unread by the reader ` +
+        `(${firstUnread} in the chats of the first page, ${deepUnread} in those of page ${DEEP_PAGE})`,
     )
 
     const variables = {

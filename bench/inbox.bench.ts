@@ -2,10 +2,10 @@
  * `npm run bench:inbox` (and the second half of `npm run bench`): the inbox, GET /api/v1/me/chats,
  * of a user in 1,000 chats with 10⁶ messages in the database, against its ceiling in the same run.
  *
- * Scenarios: `inbox`, the first page (30 chats, the default); `inbox-deep`, page 17 (chats 481–510)
- * reached through next_cursor. Each is loaded by autocannon at concurrency 8, then pgbench runs the
- * statements the server runs for that request (captured from the repository, not copied) at the
- * same concurrency. Then the unread-count cost: pgbench on the first page's statement as it is, and
+ * Scenarios: `inbox`, the first page (30 chats, the default); `inbox-deep`, the middle page (17,
+ * chats 481–510 of 1,000) reached through next_cursor. Each is loaded by autocannon at concurrency
+ * 8, then pgbench runs the statements the server runs for that request (captured from the
+ * repository, not copied) at the same concurrency. Then the unread-count cost: pgbench on the first page's statement as it is, and
  * with its per-chat unread count replaced by a constant, everything else the same.
  *
  * Knobs: BENCH_INBOX_CONNECTIONS, BENCH_INBOX_CHATS, BENCH_INBOX_MESSAGES, and the shared ones
@@ -25,8 +25,8 @@ import { type Measurement, printReport } from './report.js'
 
 /** The inbox's default page size: what a client opening the app asks for. */
 const PAGE = 30
-/** The deeper page measured: far enough that the cursor matters, as deep as an average scroll goes. */
-const DEEP_PAGE = 17
+/** The deeper page measured: the middle of the inbox (page 17 of 34 for 1,000 chats). */
+const deepPageOf = (chats: number) => Math.max(2, Math.ceil(chats / PAGE / 2))
 const AIM_P99_MS = 20
 
 // Values no real request has, so that each can be told apart when the statement is captured.
@@ -61,6 +61,7 @@ async function getPage(origin: string, token: string, query: string): Promise<In
  * cursor of the deep page, and the unread messages on the two pages measured.
  */
 async function preflight(origin: string, token: string, expected: { chats: number; unread: number }) {
+  const deepPage = deepPageOf(expected.chats)
   const seen = new Set<number>()
   let unread = 0
   let cursor: string | null = null
@@ -79,13 +80,13 @@ async function preflight(origin: string, token: string, expected: { chats: numbe
   const unreadOn = (page: InboxPage) => page.chats.reduce((sum, chat) => sum + chat.unread_count, 0)
   let page = await getPage(origin, token, `limit=${PAGE}`)
   const firstUnread = unreadOn(page)
-  for (let number = 2; number <= DEEP_PAGE; number++) {
-    if (!page.next_cursor) throw new Error(`preflight: the inbox ended before page ${DEEP_PAGE}`)
+  for (let number = 2; number <= deepPage; number++) {
+    if (!page.next_cursor) throw new Error(`preflight: the inbox ended before page ${deepPage}`)
     const next = page.next_cursor
     page = await getPage(origin, token, `limit=${PAGE}&cursor=${next}`)
-    if (number === DEEP_PAGE) return { deepCursor: next, firstUnread, deepUnread: unreadOn(page) }
+    if (number === deepPage) return { deepCursor: next, firstUnread, deepUnread: unreadOn(page) }
   }
-  throw new Error(`preflight: DEEP_PAGE must be at least 2, not ${DEEP_PAGE}`)
+  throw new Error(`preflight: the deep page must be at least page 2, not ${deepPage}`)
 }
 
 /**
@@ -171,7 +172,7 @@ async function main(): Promise<void> {
     console.log(
       `Seeded in ${seeded.seconds.toFixed(1)} s: a reader in ${options.inboxChats} chats, ` +
         `${seeded.messages} messages, ${seeded.unread} of them unread by the reader ` +
-        `(${firstUnread} in the chats of the first page, ${deepUnread} in those of page ${DEEP_PAGE})`,
+        `(${firstUnread} in the chats of the first page, ${deepUnread} in those of page ${deepPageOf(options.inboxChats)})`,
     )
 
     const variables = {
@@ -198,7 +199,7 @@ async function main(): Promise<void> {
       },
       {
         name: 'inbox-deep',
-        describe: `GET /api/v1/me/chats?limit=${PAGE}&cursor=…, page ${DEEP_PAGE}`,
+        describe: `GET /api/v1/me/chats?limit=${PAGE}&cursor=…, page ${deepPageOf(options.inboxChats)}`,
         path: `/api/v1/me/chats?limit=${PAGE}&cursor=${deepCursor}`,
         pgbench: pgbenchRun(await inboxScript({ deep: true })),
       },

@@ -36,7 +36,8 @@ const GROUP_PEERS = 100
  * empty; its messages run from its creation to an end scattered over the last 30 days, so the
  * inbox order has nothing to do with chat ids. The reader wrote some of the first quarter of each
  * chat; its marker is at the end in a quarter of the chats, a few messages short in another
- * quarter, halfway in another, and nowhere (0) in the rest: unread counts from 0 to thousands.
+ * quarter, halfway in another, and in the rest only where its own last message put it (about a
+ * quarter in): unread counts from 0 to thousands.
  */
 export async function seedInbox(url: string, options: InboxSeedOptions): Promise<InboxSeed> {
   const started = performance.now()

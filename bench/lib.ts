@@ -23,8 +23,12 @@ export interface BenchOptions {
   messagesPerReadChat: number
   /** `in-process` (default) or `child`: see startParley in http.bench.ts. */
   server: 'in-process' | 'child'
-  /** Only run the scenarios named here (comma-separated), e.g. `read`. */
+  /** Only run the scenarios named here (comma-separated), e.g. `read` or `inbox,inbox-deep`. */
   scenarios: string[]
+  /** The inbox benchmark: its concurrency, the reader's chats and the messages in them. */
+  inboxConnections: number
+  inboxChats: number
+  inboxMessages: number
   pgbench: string
 }
 
@@ -60,7 +64,10 @@ export function loadBenchOptions(env: NodeJS.ProcessEnv = process.env): BenchOpt
     readChats: intFromEnv(env, 'BENCH_READ_CHATS', 10, 1, 1000),
     messagesPerReadChat: intFromEnv(env, 'BENCH_READ_CHAT_MESSAGES', 10_000, 20, 1_000_000),
     server,
-    scenarios: (env.BENCH_SCENARIOS || 'read,send').split(',').map((name) => name.trim()),
+    scenarios: (env.BENCH_SCENARIOS || 'read,send,inbox,inbox-deep').split(',').map((name) => name.trim()),
+    inboxConnections: intFromEnv(env, 'BENCH_INBOX_CONNECTIONS', 8, 1, 90),
+    inboxChats: intFromEnv(env, 'BENCH_INBOX_CHATS', 1000, 100, 100_000),
+    inboxMessages: intFromEnv(env, 'BENCH_INBOX_MESSAGES', 1_000_000, 1000, 100_000_000),
     pgbench: env.BENCH_PGBENCH || 'pgbench',
   }
 }
@@ -201,25 +208,37 @@ export async function settle(url: string): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // The SQL the app runs, taken from the repositories rather than copied, so it cannot drift.
 
-/** Calls a repository method against a handle that records the statement instead of running it. */
+/**
+ * Calls a repository method against a handle that records the statement instead of running it.
+ * `prepared` says how the app sends it: prepared once per connection (`handle.prepare`, pgbench
+ * `-M prepared`) or parsed and planned on every call (`handle.rows`, pgbench `-M extended`).
+ */
 export async function captureStatement(
   call: (handle: DatabaseHandle) => Promise<unknown>,
-): Promise<{ sql: string; params: unknown[] }> {
-  let captured: { sql: string; params: unknown[] } | undefined
+): Promise<{ sql: string; params: unknown[]; prepared: boolean }> {
+  let captured: { sql: string; params: unknown[]; prepared: boolean } | undefined
   const unused = () => {
     throw new Error('not available while capturing SQL')
+  }
+  const dialect = new PgDialect()
+  const record = (statement: NonNullable<typeof captured>) => {
+    if (captured) throw new Error('expected exactly one statement')
+    captured = statement
   }
   const handle: DatabaseHandle = {
     db: {} as DatabaseHandle['db'],
     driver: 'postgres',
-    rows: unused,
+    rows: async (query) => {
+      const { sql: text, params } = dialect.sqlToQuery(query)
+      record({ sql: text, params, prepared: false })
+      return []
+    },
     transaction: unused,
     // Hot statements are prepared when the repository is made and run with values on each call.
     prepare: (query) => {
-      const { sql: text, params } = new PgDialect().sqlToQuery(query)
+      const { sql: text, params } = dialect.sqlToQuery(query)
       return async (values) => {
-        if (captured) throw new Error('expected exactly one statement')
-        captured = { sql: text, params: fillPlaceholders(params, values) }
+        record({ sql: text, params: fillPlaceholders(params, values), prepared: true })
         return []
       }
     },
@@ -229,7 +248,7 @@ export async function captureStatement(
     close: unused,
   }
   await call(handle)
-  if (!captured) throw new Error('the repository method ran no prepared statement')
+  if (!captured) throw new Error('the repository method ran no statement')
   return captured
 }
 

@@ -13,10 +13,12 @@ export interface LoadJob {
   connections: number
   seconds: number
   method: 'GET' | 'POST'
-  /** Each request goes to `${pathPrefix}${a random id in ids}${pathSuffix}`. */
+  /** Each request goes to `${pathPrefix}${a random id in ids}${pathSuffix}`; without ids, to pathPrefix. */
   pathPrefix: string
-  pathSuffix: string
-  ids: IdRange
+  pathSuffix?: string
+  ids?: IdRange
+  /** Sent with every request (e.g. authorization). */
+  headers?: Record<string, string>
   /** A JSON body, sent with content-type application/json. */
   body?: string
 }
@@ -38,7 +40,12 @@ export interface LoadResult {
 export type LoadReply = { ok: true; result: LoadResult } | { ok: false; error: string }
 
 function run(job: LoadJob): Promise<LoadResult> {
-  const span = job.ids.last - job.ids.first + 1
+  const { ids } = job
+  const span = ids ? ids.last - ids.first + 1 : 0
+  const headers = {
+    ...job.headers,
+    ...(job.body === undefined ? {} : { 'content-type': 'application/json' }),
+  }
   // autocannon's own histogram keeps whole milliseconds; loopback latencies need better.
   const latencies: number[] = []
   return new Promise((resolve, reject) => {
@@ -50,12 +57,11 @@ function run(job: LoadJob): Promise<LoadResult> {
         requests: [
           {
             method: job.method,
-            ...(job.body === undefined
-              ? {}
-              : { body: job.body, headers: { 'content-type': 'application/json' } }),
+            ...(job.body === undefined ? {} : { body: job.body }),
+            headers,
             setupRequest: (request) => {
-              const id = job.ids.first + Math.floor(Math.random() * span)
-              request.path = `${job.pathPrefix}${id}${job.pathSuffix}`
+              const id = ids ? ids.first + Math.floor(Math.random() * span) : ''
+              request.path = ids ? `${job.pathPrefix}${id}${job.pathSuffix ?? ''}` : job.pathPrefix
               return request
             },
           },

@@ -45,6 +45,8 @@ export interface PgbenchRun {
   threads: number
   seconds: number
   bin: string
+  /** How the statement is sent: `prepared` (default) as `handle.prepare` does, `extended` as `handle.rows`. */
+  mode?: 'prepared' | 'extended'
 }
 
 export interface PgbenchResult {
@@ -64,7 +66,7 @@ function match(output: string, pattern: RegExp, what: string): number {
 }
 
 /**
- * Runs pgbench with `-M prepared -n` and a per-transaction log in a temporary folder, from which
+ * Runs pgbench with `-M prepared -n` (or the run's mode) and a per-transaction log in a temporary folder, from which
  * p50/p99 are computed (pgbench itself prints only the average). tps is pgbench's own figure,
  * which excludes the time to open connections.
  */
@@ -76,7 +78,7 @@ export async function runPgbench(run: PgbenchRun, extraRoles: Record<string, num
     const args = [
       '-n',
       '-M',
-      'prepared',
+      run.mode ?? 'prepared',
       '-c',
       String(run.clients),
       '-j',

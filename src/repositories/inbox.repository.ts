@@ -38,6 +38,19 @@ export function createInboxRepository(handle: DatabaseHandle) {
     },
 
     /**
+     * The transactions of this database that are writing (have an id) right now, among `among` when
+     * given. A send takes its `created_at` and its transaction id in one statement, before it
+     * commits: see the inbox service for why the first page waits for them.
+     */
+    async runningTransactions(among?: string[]): Promise<string[]> {
+      const rows = await handle.rows<{ xid: string }>(sql`
+        SELECT backend_xid::text AS xid FROM pg_stat_activity
+        WHERE datname = current_database() AND backend_xid IS NOT NULL`)
+      const running = rows.map((row) => String(row.xid))
+      return among === undefined ? running : running.filter((xid) => among.includes(xid))
+    },
+
+    /**
      * One page of a user's chats, most recent activity first: activity is the newest message's
      * time, else when the user joined. The page is computed as of `asOf`, so that a chat moving to
      * the top while a client pages can be neither skipped nor seen twice; chats joined after it are

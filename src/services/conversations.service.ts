@@ -10,7 +10,7 @@ import type { LogEvent } from '../schemas/events.schema.js'
 import { type Access, forbidden } from './access.js'
 
 /** How long a first inbox page waits at most for sends that were committing when it started. */
-const SNAPSHOT_WAIT_MS = 2_000
+const SNAPSHOT_WAIT_MS = 1_000
 
 /** The opaque inbox cursor: base64url of the page's end position. */
 export function encodeInboxCursor(position: InboxPosition): string {
@@ -56,7 +56,7 @@ export function createConversationService({
    * `created_at` before it: the first page would not see its message and a later page would, so
    * its chat could jump above the cursor and be skipped. Waiting until every transaction writing
    * at that time has finished (sends are one short statement) makes every message up to `asOf`
-   * visible to the first page already. Bounded, so that a long transaction cannot stall the inbox.
+   * visible to the first page already. Bounded, so that a long statement cannot stall the inbox.
    */
   async function snapshotTime(): Promise<string> {
     const asOf = await inbox.now()

@@ -162,6 +162,38 @@ describe('the user stream on two instances through Redis', () => {
     resumed.close()
   })
 
+  it('replays a chat the user was removed from and added back to while away: up to the removal, then from the return', async () => {
+    const [ann, bob] = await users('ann', 'bob')
+    const group = (await as(a, bob!, 'POST', '/chats', { title: 'g', member_ids: [ann!.id] })) as { id: number }
+    const first = await TestSocket.user(hostA, ann!.token)
+    const seen = await send(a, bob!, group.id, 'seen')
+    await eventually(() => first.messageIds(group.id).includes(seen.id), 'the live message')
+    const cursor = first.lastCursor() as string
+    first.close()
+    await first.closed()
+
+    const before = await send(b, bob!, group.id, 'before the removal')
+    await as(a, bob!, 'DELETE', `/chats/${group.id}/members/${ann!.id}`)
+    const between = await send(b, bob!, group.id, 'while ann was out')
+    await as(b, bob!, 'PATCH', `/messages/${before.id}`, { text: 'edited while ann was out' })
+    await as(b, bob!, 'POST', `/chats/${group.id}/members`, { user_id: ann!.id })
+    const back = await send(a, bob!, group.id, 'welcome back')
+
+    const resumed = await TestSocket.user(hostB, ann!.token, cursor)
+    await eventually(() => resumed.messageIds(group.id).includes(back.id), 'the message after the return')
+    const probe = await send(b, bob!, group.id, 'probe')
+    await eventually(() => resumed.messageIds(group.id).includes(probe.id), 'the probe')
+    expect(ofChat(resumed.events(), group.id)).toEqual([
+      `message.created:${group.id}:${before.id}:before the removal`,
+      `chat.left:${group.id}:`,
+      `chat.joined:${group.id}:`,
+      `message.created:${group.id}:${back.id}:welcome back`,
+      `message.created:${group.id}:${probe.id}:probe`,
+    ])
+    expect(resumed.messageIds(group.id)).not.toContain(between.id)
+    resumed.close()
+  })
+
   it('resumes exactly once while hopping between instances as another user sends through both', async () => {
     const [ann, bob] = await users('ann', 'bob')
     const chats = [await createChatFor(a, [ann!.id, bob!.id], 'x'), await createChatFor(a, [ann!.id, bob!.id], 'y')]

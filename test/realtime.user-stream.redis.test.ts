@@ -194,6 +194,23 @@ describe('the user stream on two instances through Redis', () => {
     resumed.close()
   })
 
+  it('tells a user who was away that a chat was deleted meanwhile', async () => {
+    const [ann, bob] = await users('ann', 'bob')
+    const group = (await as(a, bob!, 'POST', '/chats', { title: 'doomed', member_ids: [ann!.id] })) as { id: number }
+    const first = await TestSocket.user(hostA, ann!.token)
+    const cursor = first.lastCursor() as string
+    first.close()
+    await first.closed()
+    const last = await send(b, bob!, group.id, 'last words')
+    await as(b, bob!, 'DELETE', `/chats/${group.id}`)
+    const resumed = await TestSocket.user(hostB, ann!.token, cursor)
+    await eventually(() => ofChat(resumed.events(), group.id).some((event) => event.startsWith('chat.')), 'the end')
+    // The deleted chat's messages went with it: only its end is left to tell.
+    expect(ofChat(resumed.events(), group.id)).toEqual([`chat.deleted:${group.id}:`])
+    expect(resumed.messageIds(group.id)).not.toContain(last.id)
+    resumed.close()
+  })
+
   it('resumes exactly once while hopping between instances as another user sends through both', async () => {
     const [ann, bob] = await users('ann', 'bob')
     const chats = [await createChatFor(a, [ann!.id, bob!.id], 'x'), await createChatFor(a, [ann!.id, bob!.id], 'y')]

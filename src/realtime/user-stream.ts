@@ -224,11 +224,15 @@ export class UserStream {
     }
   }
 
-  /** Replays a chat the user no longer follows: up to `until` (its departure), or to its end. */
+  /**
+   * Replays a chat the user no longer follows: up to `until` (its departure), or to its end. Up to a
+   * departure, messages show the text they had then: an edit after the removal is not the user's to see.
+   */
   private async replayUntil(chatId: number, from: number, until = Number.MAX_SAFE_INTEGER): Promise<void> {
     const sink = this.sinkFor(chatId)
+    const asOf = until === Number.MAX_SAFE_INTEGER ? undefined : until
     for (let after = from; !this.stopped; ) {
-      const page = await this.options.service.readChat(chatId, after, this.options.batch)
+      const page = await this.options.service.readChat(chatId, after, this.options.batch, asOf)
       for (const entry of page.entries) {
         if (entry.id > until || this.stopped) return
         if (sink.backlogged()) await sink.drain()

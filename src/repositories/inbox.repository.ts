@@ -88,6 +88,21 @@ export function createInboxRepository(handle: DatabaseHandle) {
     },
 
     /**
+     * The transactions of this database writing (with an id) in a statement that runs right now,
+     * among `among` when given. A send is one statement that takes its `created_at` and its
+     * transaction id before it commits: see the inbox service for why the first page waits for
+     * them. Sessions idle in a transaction and background workers (autovacuum) are not sends.
+     */
+    async runningTransactions(among?: string[]): Promise<string[]> {
+      const rows = await handle.rows<{ xid: string }>(sql`
+        SELECT backend_xid::text AS xid FROM pg_stat_activity
+        WHERE datname = current_database() AND backend_xid IS NOT NULL
+          AND state = 'active' AND backend_type = 'client backend'`)
+      const running = rows.map((row) => String(row.xid))
+      return among === undefined ? running : running.filter((xid) => among.includes(xid))
+    },
+
+    /**
      * One page of a user's chats, most recent activity first: activity is the newest message's
      * time, else when the user joined. The page is computed as of `asOf`, so that a chat moving to
      * the top while a client pages can be neither skipped nor seen twice; chats joined after it are

@@ -147,8 +147,11 @@ export function createLogRepository(handle: DatabaseHandle) {
       return row && { id: num(row.id), seq: num(row.seq), at: row.at as string }
     },
 
-    /** Up to `limit` entries of a chat's log after `after`, oldest first, in one snapshot. */
-    async readChat(chatId: number, after: number, limit: number): Promise<ChatLogPage> {
+    /**
+     * Up to `limit` entries of a chat's log after `after`, oldest first, in one snapshot. With
+     * `asOf`, messages carry their text as it stood at that log position (see `textsAsOf`).
+     */
+    async readChat(chatId: number, after: number, limit: number, asOf?: number): Promise<ChatLogPage> {
       const rows = await readChatStatement({ chatId, after, limit })
       const header = rows[0]
       // A deleted chat's messages went with it; its other events (and `chat.deleted`) remain.
@@ -171,7 +174,50 @@ export function createLogRepository(handle: DatabaseHandle) {
         const entry = toLogEvent(row, chatId, chat)
         if (entry) entries.push(entry)
       }
-      return { entries, lastId, complete: read < limit, lastSeq: exists ? num(header.chat_last_seq) : undefined }
+      const page = { entries, lastId, complete: read < limit, lastSeq: exists ? num(header.chat_last_seq) : undefined }
+      if (asOf === undefined) return page
+      const ids = entries.flatMap((entry) => ('message' in entry ? [entry.message.id] : []))
+      const texts = await this.textsAsOf(chatId, [...new Set(ids)], asOf)
+      page.entries = entries.map((entry) => {
+        const then = 'message' in entry ? texts.get(entry.message.id) : undefined
+        return then && 'message' in entry ? { ...entry, message: { ...entry.message, ...then } } : entry
+      })
+      return page
+    },
+
+    /**
+     * The text (and edited_at) the messages had at a log position, for those edited after it. A
+     * member's replay up to its removal must not show what was written after: message_edits keeps
+     * every replaced version, newest last, and each later `message.updated` in the log is one of
+     * them. Only edits after `asOf` are counted, so the pruning of older log events does not matter.
+     */
+    async textsAsOf(
+      chatId: number,
+      messageIds: number[],
+      asOf: number,
+    ): Promise<Map<number, { text: string; edited_at: string | null }>> {
+      const texts = new Map<number, { text: string; edited_at: string | null }>()
+      if (messageIds.length === 0) return texts
+      const later = await handle.rows<Raw>(sql`
+        SELECT message_id, count(*) AS later FROM events
+        WHERE chat_id = ${chatId} AND type = 'message.updated' AND id > ${asOf}
+          AND message_id = ANY(${bigintArray(messageIds)})
+        GROUP BY message_id`)
+      if (later.length === 0) return texts
+      const edited = later.map((row) => num(row.message_id))
+      const versions = await handle.rows<Raw>(sql`
+        SELECT message_id, text, ${utcIso(sql`edited_at`)} AS edited_at FROM message_edits
+        WHERE message_id = ANY(${bigintArray(edited)}) ORDER BY message_id, id DESC`)
+      for (const row of later) {
+        const id = num(row.message_id)
+        const newestFirst = versions.filter((version) => num(version.message_id) === id)
+        const count = num(row.later)
+        // The k-th newest replaced version is the text the k-th edit from the end replaced.
+        const then = newestFirst[count - 1]
+        if (!then) continue
+        texts.set(id, { text: then.text as string, edited_at: (newestFirst[count]?.edited_at as string | undefined) ?? null })
+      }
+      return texts
     },
 
     /** Where each existing chat's log stands, in one round trip. Missing chats are left out. */

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { type Identity, requireUser } from '../auth/identity.js'
 import type { EventBus } from '../bus/bus.js'
 import type { DatabaseHandle } from '../db/client.js'
@@ -7,6 +8,9 @@ import type { InboxPosition, InboxRepository, InboxRow } from '../repositories/i
 import type { LogRepository } from '../repositories/log.repository.js'
 import type { LogEvent } from '../schemas/events.schema.js'
 import { type Access, forbidden } from './access.js'
+
+/** How long a first inbox page waits at most for sends that were committing when it started. */
+const SNAPSHOT_WAIT_MS = 1_000
 
 /** The opaque inbox cursor: base64url of the page's end position. */
 export function encodeInboxCursor(position: InboxPosition): string {
@@ -47,6 +51,24 @@ export function createConversationService({
   bus: Pick<EventBus, 'publish'>
   access: Access
 }) {
+  /**
+   * The time a page sequence shows the inbox as of. A send still committing may already have a
+   * `created_at` before it: the first page would not see its message and a later page would, so
+   * its chat could jump above the cursor and be skipped. Waiting until every transaction writing
+   * at that time has finished (sends are one short statement) makes every message up to `asOf`
+   * visible to the first page already. Bounded, so that a long statement cannot stall the inbox.
+   */
+  async function snapshotTime(): Promise<string> {
+    const asOf = await inbox.now()
+    const deadline = Date.now() + SNAPSHOT_WAIT_MS
+    let running = await inbox.runningTransactions()
+    while (running.length > 0 && Date.now() < deadline) {
+      await sleep(1)
+      running = await inbox.runningTransactions(running)
+    }
+    return asOf
+  }
+
   return {
     /**
      * The direct chat between the caller and another user: created (`created: true`) or the one that
@@ -86,7 +108,7 @@ export function createConversationService({
     ): Promise<{ chats: Omit<InboxRow, 'activity'>[]; next_cursor: string | null }> {
       const me = requireUser(actor)
       const after = page.cursor === undefined ? undefined : decodeInboxCursor(page.cursor)
-      const asOf = after?.asOf ?? (await inbox.now())
+      const asOf = after?.asOf ?? (await snapshotTime())
       const rows = await inbox.page(me, asOf, after, page.limit + 1)
       const more = rows.length > page.limit
       const shown = rows.slice(0, page.limit)

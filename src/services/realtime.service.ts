@@ -43,8 +43,9 @@ export function createRealtimeService({
       return access.seesAll(actor) ? null : userIdOf(actor)
     },
 
-    readChat(chatId: number, after: number, limit: number): Promise<ChatLogPage> {
-      return log.readChat(chatId, after, limit)
+    /** A chat's log after a position; with `asOf`, messages as they stood then (a departed member's replay). */
+    readChat(chatId: number, after: number, limit: number, asOf?: number): Promise<ChatLogPage> {
+      return log.readChat(chatId, after, limit, asOf)
     },
 
     positions(chatIds: number[]): Promise<Map<number, ChatPosition>> {

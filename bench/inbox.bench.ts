@@ -99,7 +99,11 @@ async function inboxScript({ deep, snapshot = !deep, transform = (sql: string) =
   transform?: (sql: string) => string
 }) {
   const statements = []
-  if (snapshot) statements.push(await captureStatement((handle) => createInboxRepository(handle).now()))
+  if (snapshot) {
+    // A first page reads the snapshot time, then which sends are still committing (it waits for them).
+    statements.push(await captureStatement((handle) => createInboxRepository(handle).now()))
+    statements.push(await captureStatement((handle) => createInboxRepository(handle).runningTransactions()))
+  }
   const after: InboxPosition | undefined = deep
     ? { asOf: CAPTURED.asOf, activity: CAPTURED.activity, chatId: CAPTURED.chatId }
     : undefined

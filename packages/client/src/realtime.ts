@@ -1,0 +1,215 @@
+import { backoffDelay } from './backoff.js'
+import type { ServerFrame } from './types.js'
+
+/**
+ * The part of a WebSocket the SDK uses: the browser's and `ws`'s both fit. Handlers are declared
+ * through a method type so that each platform's own event types are accepted.
+ */
+type Handler<E> = { bivariance(event: E): void }['bivariance']
+export interface WebSocketLike {
+  readonly readyState: number
+  onopen: Handler<unknown> | null
+  onmessage: Handler<{ data: unknown }> | null
+  onclose: Handler<{ code: number; reason: string }> | null
+  onerror: Handler<unknown> | null
+  send(data: string): void
+  close(code?: number, reason?: string): void
+}
+export type WebSocketConstructorLike = new (url: string) => WebSocketLike
+
+/** Where a realtime connection stands: `reconnecting` while waiting to retry; `closed` for good. */
+export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed'
+
+export interface RealtimeOptions {
+  /** The first reconnect delay's ceiling (500 ms). Delays double per failed attempt, with full jitter. */
+  initialDelayMs?: number
+  /** The largest reconnect delay (30 s). */
+  maxDelayMs?: number
+  /** A connection open this long counts as healthy: the next reconnect starts the backoff afresh (5 s). */
+  healthyAfterMs?: number
+  /** How often the client sends `ping` (15 s), so that a quiet healthy link still carries frames. */
+  pingIntervalMs?: number
+  /** No frame for this long means the link is dead: drop it and reconnect (40 s). */
+  livenessTimeoutMs?: number
+}
+
+/** What a connection needs from the client that made it. */
+export interface Connector {
+  WebSocket: WebSocketConstructorLike
+  options: RealtimeOptions
+  token: () => string | undefined
+  url: (query: Record<string, string | undefined>) => string
+}
+
+/** Events every realtime connection emits. */
+export type ConnectionEvents = {
+  state: (state: ConnectionState) => void
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- listener maps hold functions of any shape
+type Listeners = Record<string, (...args: any[]) => void>
+
+/**
+ * A WebSocket to `/api/v1/ws` that stays up: it reconnects with exponential backoff and full jitter,
+ * detects a dead link by the absence of frames (the client pings, the server answers), and lets the
+ * subclass resume where it stopped. Subclasses say what to ask for and what to make of each frame.
+ */
+export abstract class RealtimeConnection<Events extends Listeners & ConnectionEvents> {
+  private currentState: ConnectionState = 'connecting'
+  private readonly listeners = new Map<keyof Events, Set<Events[keyof Events]>>()
+  private socket: WebSocketLike | undefined
+  private attempt = 0
+  private openedAt = 0
+  private finished = false
+  private retryTimer: ReturnType<typeof setTimeout> | undefined
+  private pingTimer: ReturnType<typeof setInterval> | undefined
+  private livenessTimer: ReturnType<typeof setTimeout> | undefined
+  protected readonly options: Required<RealtimeOptions>
+
+  constructor(protected readonly connector: Connector) {
+    this.options = {
+      initialDelayMs: 500,
+      maxDelayMs: 30_000,
+      healthyAfterMs: 5_000,
+      pingIntervalMs: 15_000,
+      livenessTimeoutMs: 40_000,
+      ...connector.options,
+    }
+    // After the subclass's constructor, so that its fields exist when the first URL is built.
+    queueMicrotask(() => this.connect())
+  }
+
+  get state(): ConnectionState {
+    return this.currentState
+  }
+
+  /** Adds a listener; returns a function that removes it. */
+  on<K extends keyof Events>(name: K, listener: Events[K]): () => void {
+    let set = this.listeners.get(name)
+    if (!set) this.listeners.set(name, (set = new Set()))
+    set.add(listener)
+    return () => this.off(name, listener)
+  }
+
+  off<K extends keyof Events>(name: K, listener: Events[K]): void {
+    this.listeners.get(name)?.delete(listener)
+  }
+
+  /** Closes the connection for good: no reconnect, state `closed`. */
+  close(): void {
+    this.finish()
+  }
+
+  protected emit<K extends keyof Events>(name: K, ...args: Parameters<Events[K]>): void {
+    for (const listener of [...(this.listeners.get(name) ?? [])]) {
+      try {
+        listener(...args)
+      } catch (error) {
+        // A throwing listener must not break delivery to the others, nor the connection.
+        queueMicrotask(() => {
+          throw error
+        })
+      }
+    }
+  }
+
+  /** The query of the next connect (token added here). */
+  protected abstract query(): Record<string, string | undefined>
+  /** The socket opened: ask for what this connection follows. */
+  protected abstract opened(): void
+  protected abstract frame(frame: ServerFrame): void
+
+  protected send(frame: object): void {
+    if (this.socket?.readyState === 1) this.socket.send(JSON.stringify(frame))
+  }
+
+  /** Ends for good (the chat was deleted, the caller was removed, or `close()`). */
+  protected finish(): void {
+    if (this.finished) return
+    this.finished = true
+    clearTimeout(this.retryTimer)
+    this.detach(1000)
+    this.setState('closed')
+  }
+
+  /** Drops the current socket and reconnects after the backoff delay (a dead link, a server error). */
+  protected reconnect(): void {
+    if (this.finished) return
+    this.detach(1000)
+    const healthy = this.openedAt > 0 && Date.now() - this.openedAt >= this.options.healthyAfterMs
+    if (healthy) this.attempt = 0
+    this.openedAt = 0
+    const delay = backoffDelay(this.attempt++, this.options)
+    this.setState('reconnecting')
+    clearTimeout(this.retryTimer)
+    this.retryTimer = setTimeout(() => this.connect(), delay)
+  }
+
+  private connect(): void {
+    if (this.finished) return
+    const token = this.connector.token()
+    let socket: WebSocketLike
+    try {
+      socket = new this.connector.WebSocket(
+        this.connector.url({ ...this.query(), access_token: token === '' ? undefined : token }),
+      )
+    } catch {
+      this.reconnect()
+      return
+    }
+    this.socket = socket
+    socket.onopen = () => {
+      if (this.socket !== socket) return
+      this.openedAt = Date.now()
+      this.pingTimer = setInterval(() => this.send({ type: 'ping' }), this.options.pingIntervalMs)
+      this.alive()
+      this.setState('open')
+      this.opened()
+    }
+    socket.onmessage = (event) => {
+      if (this.socket !== socket) return
+      this.alive()
+      let frame: ServerFrame
+      try {
+        frame = JSON.parse(typeof event.data === 'string' ? event.data : String(event.data)) as ServerFrame
+      } catch {
+        return
+      }
+      this.frame(frame)
+    }
+    socket.onclose = () => {
+      if (this.socket === socket) this.reconnect()
+    }
+    socket.onerror = () => {
+      // A close follows every error; the reconnect happens there.
+    }
+    this.alive()
+  }
+
+  /** A frame arrived (or a connect began): the link is alive for another timeout. */
+  private alive(): void {
+    clearTimeout(this.livenessTimer)
+    this.livenessTimer = setTimeout(() => this.reconnect(), this.options.livenessTimeoutMs)
+  }
+
+  /** Forgets the current socket (its late events are ignored) and closes it. */
+  private detach(code: number): void {
+    clearInterval(this.pingTimer)
+    clearTimeout(this.livenessTimer)
+    const socket = this.socket
+    this.socket = undefined
+    if (!socket) return
+    socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null
+    try {
+      socket.close(code)
+    } catch {
+      // Closing a socket that never opened may throw on some platforms; it is gone either way.
+    }
+  }
+
+  private setState(state: ConnectionState): void {
+    if (state === this.currentState) return
+    this.currentState = state
+    this.emit('state', ...([state] as unknown as Parameters<Events['state']>))
+  }
+}

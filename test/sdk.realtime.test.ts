@@ -17,8 +17,8 @@ import { eventually, listen } from './ws-client.js'
  */
 const context = useTestApp()
 
-/** Fast reconnects, and a short liveness timeout for the dead-link test. */
-const fast: RealtimeOptions = { initialDelayMs: 20, maxDelayMs: 200, pingIntervalMs: 100, livenessTimeoutMs: 600 }
+/** Fast reconnects (the liveness timeout stays at its default but in the dead-link test). */
+const fast: RealtimeOptions = { initialDelayMs: 20, maxDelayMs: 200 }
 
 const cleanup: (() => unknown)[] = []
 afterEach(async () => {
@@ -43,8 +43,8 @@ async function signUp(username: string) {
 }
 
 /** A client whose realtime connections go through `port` (the proxy). */
-function realtimeClient(port: number, token?: string) {
-  return new ParleyClient({ baseUrl: `http://127.0.0.1:${port}`, token, WebSocket, realtime: fast })
+function realtimeClient(port: number, token?: string, realtime: RealtimeOptions = fast) {
+  return new ParleyClient({ baseUrl: `http://127.0.0.1:${port}`, token, WebSocket, realtime })
 }
 
 /** Records what a connection emits; closes it after the test. */
@@ -73,7 +73,7 @@ function describeEvent(event: EventFrame): string {
 describe('SDK user stream', () => {
   it('resumes after a dropped connection: events sent meanwhile arrive once, in order', async () => {
     const { user: alice } = await signUp('alice')
-    const { user: bob, client: bobClient } = await signUp('bob')
+    const { client: bobClient } = await signUp('bob')
     const link = await proxy()
     const stream = realtimeClient(link.port, alice.token).realtime.user()
     const states = record(stream)
@@ -115,7 +115,6 @@ describe('SDK user stream', () => {
     expect(states[0]).toBe('open')
     expect(states.slice(-2)).toEqual(['reconnecting', 'open'])
     expect(states).not.toContain('closed')
-    void bob
   })
 
   it('surfaces resync_required for a cursor too old to replay, then goes on live', async () => {
@@ -139,7 +138,8 @@ describe('SDK user stream', () => {
     const { user: alice, client: aliceClient } = await signUp('alice')
     const chat = await aliceClient.chats.create({ title: 'Frozen' })
     const link = await proxy()
-    const stream = realtimeClient(link.port, alice.token).realtime.user()
+    const quickToGiveUp = { ...fast, pingIntervalMs: 100, livenessTimeoutMs: 1000 }
+    const stream = realtimeClient(link.port, alice.token, quickToGiveUp).realtime.user()
     const states = record(stream)
     const events: string[] = []
     stream.on('event', (event) => events.push(describeEvent(event)))
@@ -156,9 +156,11 @@ describe('SDK user stream', () => {
     expect(states.slice(0, 2)).toEqual(['open', 'reconnecting'])
   })
 
-  it('refuses to start without a token', async () => {
+  it('refuses to start without a token, or without a base URL outside a browser', async () => {
     const client = new ParleyClient({ baseUrl: await appUrl(), WebSocket })
     expect(() => client.realtime.user()).toThrow(/token/)
+    const nowhere = new ParleyClient({ token: 'x', WebSocket })
+    expect(() => nowhere.realtime.chat(1)).toThrow(/baseUrl/)
   })
 })
 

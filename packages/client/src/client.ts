@@ -214,6 +214,8 @@ export class ParleyClient {
     if (!WebSocketImpl) {
       throw new Error('No WebSocket: pass the WebSocket option (in Node 20: `import { WebSocket } from "ws"`).')
     }
+    // Fails here, synchronously, when there is no origin to connect to (Node without baseUrl).
+    this.websocketUrl({})
     return {
       WebSocket: WebSocketImpl,
       options: this.realtimeOptions,

@@ -369,7 +369,8 @@ export function Conversation({ client, me, chatId, chat, generation, connection,
         <textarea
           ref={composer}
           aria-label="Message"
-          placeholder="Write a message… (Enter to send, Shift+Enter for a new line)"
+          placeholder="Write a message…"
+          title="Enter sends; Shift+Enter starts a new line"
           rows={1}
           maxLength={5000}
           value={draft}

@@ -1,0 +1,242 @@
+import { ParleyClient } from '@parley/client'
+import type { Browser } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  type Person,
+  assertWebBuilt,
+  connected,
+  expectCount,
+  launch,
+  openPerson,
+  PHONE,
+  publish,
+  screenshot,
+  shownTexts,
+  signUp,
+  tokenOf,
+  type PageGlobals,
+  WAIT_MS,
+} from './browser.js'
+import {
+  cleanUpAfterAll,
+  type FreshDatabase,
+  freePort,
+  freshDatabase,
+  type Server,
+  startServer,
+  waitUntilHealthy,
+} from '../server-process.js'
+
+cleanUpAfterAll()
+
+/**
+ * Two people in two browser windows against a real server process (open mode, PGlite on disk or
+ * PostgreSQL with TEST_DATABASE_URL, so that a restart keeps the data). The steps build on each
+ * other, as two people's afternoon would.
+ */
+describe('the web client in two browsers', () => {
+  let browser: Browser
+  let database: FreshDatabase
+  let port: number
+  let server: Server
+  let base: string
+  let ann: Person
+  let bob: Person
+
+  const start = async () => {
+    server = startServer({ PORT: String(port), ...database.overrides })
+    await waitUntilHealthy(server)
+  }
+
+  beforeAll(async () => {
+    assertWebBuilt()
+    database = await freshDatabase()
+    port = await freePort()
+    await start()
+    base = server.base
+    browser = await launch()
+    ann = await openPerson(browser, base)
+    bob = await openPerson(browser, base)
+  })
+
+  afterAll(async () => {
+    await browser?.close()
+    server.child.kill('SIGKILL')
+    await server.exited
+    await database?.drop()
+  })
+
+  const annChat = () => ann.page.getByRole('log')
+  const bobChat = () => bob.page.getByRole('log')
+  const bobInboxItem = () => bob.page.getByRole('list', { name: 'Inbox' }).getByRole('button', { name: /^Ann Lee/ })
+
+  it('signs both people up by username', async () => {
+    await signUp(ann, 'ann', 'Ann Lee')
+    await signUp(bob, 'bob', 'Bob Stone')
+    await expect.poll(() => ann.page.getByText('Signed in as').textContent()).toContain('Ann Lee')
+  })
+
+  it('opens a direct conversation by search; the other sees it arrive with an unread badge, live', async () => {
+    await ann.page.getByRole('button', { name: 'New message' }).click()
+    await ann.page.getByLabel('Find a person to message').fill('bo')
+    await ann.page.getByRole('button', { name: /Bob Stone/ }).click()
+    await ann.page.getByRole('heading', { name: 'Bob Stone' }).waitFor()
+
+    const composer = ann.page.getByRole('textbox', { name: 'Message' })
+    await composer.fill('Hello Bob')
+    await composer.press('Shift+Enter')
+    await composer.pressSequentially('are you there?')
+    await composer.press('Enter')
+    await expectCount(annChat().getByText('Hello Bob\nare you there?'), 1)
+    await expect.poll(() => composer.inputValue()).toBe('')
+
+    await bobInboxItem().and(bob.page.getByRole('button', { name: /1 unread/ })).waitFor()
+    await expect.poll(() => bobInboxItem().locator('.badge').textContent()).toBe('1')
+    await expect.poll(() => bobInboxItem().locator('.preview').textContent()).toBe('Hello Bob\nare you there?')
+    await screenshot(bob.page, 'inbox-desktop')
+  })
+
+  it('marks the message read when the other opens it, and the sender sees "Seen"', async () => {
+    await bob.page.bringToFront()
+    await bobInboxItem().click()
+    await expectCount(bobChat().getByText('Hello Bob\nare you there?'), 1)
+    await expectCount(bob.page.locator('.badge'), 0)
+    await ann.page.bringToFront()
+    await ann.page.locator('.message.own .seen', { hasText: 'Seen' }).waitFor()
+  })
+
+  it('shows a reply live, and edits and deletes on both sides', async () => {
+    await bob.page.bringToFront()
+    const bobComposer = bob.page.getByRole('textbox', { name: 'Message' })
+    await bobComposer.fill('Yes! Hiking on Saturday?')
+    await bobComposer.press('Enter')
+    await expectCount(annChat().getByText('Yes! Hiking on Saturday?'), 1)
+
+    await ann.page.bringToFront()
+    const annComposer = ann.page.getByRole('textbox', { name: 'Message' })
+    await annComposer.fill('Sure, at 9')
+    await annComposer.press('Enter')
+    await expectCount(bobChat().getByText('Sure, at 9'), 1)
+
+    const mine = ann.page.locator('.message.own', { hasText: 'Sure, at 9' })
+    await mine.getByRole('button', { name: 'Edit message' }).click()
+    const editor = ann.page.getByRole('textbox', { name: 'Edit message' })
+    await editor.fill('Sure, at 10')
+    await editor.press('Enter')
+    await expectCount(bobChat().getByText('Sure, at 10'), 1)
+    await expectCount(bobChat().getByText('Sure, at 9'), 0)
+    await bob.page.locator('.message', { hasText: 'Sure, at 10' }).locator('.edited').waitFor()
+    await ann.page.locator('.message', { hasText: 'Sure, at 10' }).locator('.edited').waitFor()
+
+    await annComposer.fill('Oops, wrong chat')
+    await annComposer.press('Enter')
+    await expectCount(bobChat().getByText('Oops, wrong chat'), 1)
+    const oops = ann.page.locator('.message.own', { hasText: 'Oops, wrong chat' })
+    await oops.getByRole('button', { name: 'Delete message' }).click()
+    await oops.getByRole('button', { name: 'Confirm delete' }).click()
+    await expectCount(annChat().getByText('Oops, wrong chat'), 0)
+    await expectCount(bobChat().getByText('Oops, wrong chat'), 0)
+  })
+
+  it('renders markup in a message as text: no element, no script', async () => {
+    const attack = '<img src=x onerror=alert(1)>'
+    const annComposer = ann.page.getByRole('textbox', { name: 'Message' })
+    await annComposer.fill(attack)
+    await annComposer.press('Enter')
+    for (const person of [ann, bob]) {
+      await expectCount(person.page.getByRole('log').getByText(attack, { exact: true }), 1)
+      expect(await person.page.locator('img').count()).toBe(0)
+      expect(person.dialogs).toEqual([])
+    }
+    await publish(await screenshot(bob.page, 'conversation-desktop'), 'desktop.png')
+  })
+
+  it('catches up after the server restarts, with nothing missing or doubled', async () => {
+    const before = await shownTexts(bob.page)
+    const annClient = new ParleyClient({ baseUrl: base, token: await tokenOf(ann.page) })
+    const chatId = (await annClient.me.chats()).chats[0]!.id
+
+    // Down hard, mid-conversation; both pages notice.
+    server.child.kill('SIGKILL')
+    await server.exited
+    for (const person of [ann, bob]) await person.page.getByRole('status', { name: /Reconnecting|Connecting/ }).waitFor()
+
+    // Back on the same port and data; messages arrive through the API while the pages reconnect.
+    await start()
+    const sent: string[] = []
+    for (let index = 1; index <= 5; index++) {
+      const text = `after the restart #${index}`
+      await annClient.messages.send(chatId, { text })
+      sent.push(text)
+    }
+    for (const person of [ann, bob]) await connected(person.page)
+
+    const expected = [...before, ...sent]
+    for (const person of [ann, bob]) {
+      await expect.poll(() => shownTexts(person.page), { timeout: WAIT_MS }).toEqual(expected)
+    }
+    // And they go on working live.
+    const bobComposer = bob.page.getByRole('textbox', { name: 'Message' })
+    await bobComposer.fill('Still here')
+    await bobComposer.press('Enter')
+    await expect.poll(() => shownTexts(ann.page), { timeout: WAIT_MS }).toEqual([...expected, 'Still here'])
+  })
+
+  it('keeps the view still while older messages load above', async () => {
+    const annClient = new ParleyClient({ baseUrl: base, token: await tokenOf(ann.page) })
+    const bobId = (await annClient.users.list({ q: 'bob' })).users[0]!.id
+    const group = await annClient.chats.create({ title: 'Trip planning', member_ids: [bobId] })
+    for (let index = 1; index <= 120; index++) await annClient.messages.send(group.id, { text: `plan ${index}` })
+
+    await ann.page.getByRole('list', { name: 'Inbox' }).getByRole('button', { name: /^Trip planning/ }).click()
+    await ann.page.getByRole('log').getByText('plan 120', { exact: true }).waitFor()
+    await expectCount(ann.page.locator('.log .messages > li'), 50)
+
+    // Scroll to the top: the next page loads above; the first message seen stays where it was.
+    const first = ann.page.getByRole('log').getByText('plan 71', { exact: true })
+    const top = await ann.page.getByRole('log').evaluate((log) => {
+      log.scrollTo({ top: 0 })
+      // Measured in the same task as the scroll: before the older page can arrive.
+      const oldest = [...log.querySelectorAll('.text')].find((text) => text.textContent === 'plan 71')
+      return oldest?.getBoundingClientRect().top
+    })
+    expect(top).toBeTypeOf('number')
+    await expectCount(ann.page.locator('.log .messages > li'), 100)
+    const after = await first.evaluate((element) => element.getBoundingClientRect().top)
+    expect(Math.abs(after - (top ?? 0))).toBeLessThan(2)
+    expect((await shownTexts(ann.page))[0]).toBe('plan 21')
+  })
+
+  it('works at phone width: the inbox, then a conversation with a way back', async () => {
+    const phone = await openPerson(browser, base, PHONE)
+    await phone.context.addInitScript(
+      (token) => (globalThis as unknown as PageGlobals).localStorage.setItem('parley.token', token),
+      await tokenOf(bob.page),
+    )
+    await phone.page.goto('/')
+    await connected(phone.page)
+    const inbox = phone.page.getByRole('list', { name: 'Inbox' })
+    await inbox.getByRole('button', { name: /^Ann Lee/ }).waitFor()
+    const width = await phone.page.evaluate(() => (globalThis as unknown as PageGlobals).document.documentElement.scrollWidth)
+    expect(width).toBeLessThanOrEqual(PHONE.width)
+    await publish(await screenshot(phone.page, 'inbox-phone'), 'phone.png')
+
+    await inbox.getByRole('button', { name: /^Ann Lee/ }).click()
+    await phone.page.getByRole('log').getByText('Still here').waitFor()
+    expect(await inbox.isVisible()).toBe(false)
+    expect(await phone.page.evaluate(() => (globalThis as unknown as PageGlobals).document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width)
+    await screenshot(phone.page, 'conversation-phone')
+    await phone.page.getByRole('button', { name: 'Back to conversations' }).click()
+    await inbox.waitFor()
+    expect(phone.errors).toEqual([])
+    await phone.context.close()
+  })
+
+  it('logged no errors in either page', () => {
+    // The restart makes the browser log failed connections; anything else is a bug.
+    const unexpected = (person: Person) =>
+      person.errors.filter((error) => !/ERR_CONNECTION_REFUSED|WebSocket connection|Failed to load resource/.test(error))
+    expect(unexpected(ann)).toEqual([])
+    expect(unexpected(bob)).toEqual([])
+  })
+})

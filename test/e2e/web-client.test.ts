@@ -148,6 +148,9 @@ describe('the web client in two browsers', () => {
       expect(await person.page.locator('img').count()).toBe(0)
       expect(person.dialogs).toEqual([])
     }
+    // Seen as soon as Bob's window has the focus: the open conversation's badge goes.
+    await bob.page.bringToFront()
+    await expectCount(bob.page.locator('.badge'), 0)
     await publish(await screenshot(bob.page, 'conversation-desktop'), 'desktop.png')
   })
 

@@ -29,7 +29,10 @@ export interface RealtimeOptions {
   healthyAfterMs?: number
   /** How often the client sends `ping` (15 s), so that a quiet healthy link still carries frames. */
   pingIntervalMs?: number
-  /** No frame for this long means the link is dead: drop it and reconnect (40 s). */
+  /**
+   * A ping unanswered this long (no frame at all since) means the link is dead: drop it and
+   * reconnect (40 s). A connect that has not opened after this long is given up too.
+   */
   livenessTimeoutMs?: number
 }
 
@@ -63,7 +66,11 @@ export abstract class RealtimeConnection<Events extends Listeners & ConnectionEv
   private finished = false
   private retryTimer: ReturnType<typeof setTimeout> | undefined
   private pingTimer: ReturnType<typeof setInterval> | undefined
-  private livenessTimer: ReturnType<typeof setTimeout> | undefined
+  /** Gives up on a connect that neither opens nor fails (a frozen network). */
+  private connectTimer: ReturnType<typeof setTimeout> | undefined
+  private lastFrameAt = 0
+  /** When the oldest ping still unanswered (no frame since) was sent. */
+  private pingSentAt: number | undefined
   protected readonly options: Required<RealtimeOptions>
 
   constructor(protected readonly connector: Connector) {
@@ -161,14 +168,16 @@ export abstract class RealtimeConnection<Events extends Listeners & ConnectionEv
     socket.onopen = () => {
       if (this.socket !== socket) return
       this.openedAt = Date.now()
-      this.pingTimer = setInterval(() => this.send({ type: 'ping' }), this.options.pingIntervalMs)
-      this.alive()
+      clearTimeout(this.connectTimer)
+      this.lastFrameAt = Date.now()
+      this.pingSentAt = undefined
+      this.pingTimer = setInterval(() => this.checkLiveness(), this.options.pingIntervalMs)
       this.setState('open')
       this.opened()
     }
     socket.onmessage = (event) => {
       if (this.socket !== socket) return
-      this.alive()
+      this.lastFrameAt = Date.now()
       let frame: ServerFrame
       try {
         frame = JSON.parse(typeof event.data === 'string' ? event.data : String(event.data)) as ServerFrame
@@ -183,19 +192,30 @@ export abstract class RealtimeConnection<Events extends Listeners & ConnectionEv
     socket.onerror = () => {
       // A close follows every error; the reconnect happens there.
     }
-    this.alive()
+    this.connectTimer = setTimeout(() => this.reconnect(), this.options.livenessTimeoutMs)
   }
 
-  /** A frame arrived (or a connect began): the link is alive for another timeout. */
-  private alive(): void {
-    clearTimeout(this.livenessTimer)
-    this.livenessTimer = setTimeout(() => this.reconnect(), this.options.livenessTimeoutMs)
+  /**
+   * Each ping interval: a ping unanswered for the liveness timeout (no frame at all since it was
+   * sent) means a dead link; otherwise ping again. Judging by unanswered pings rather than by quiet
+   * time keeps a background tab, whose timers browsers slow to once a minute, from reconnecting
+   * for nothing.
+   */
+  private checkLiveness(): void {
+    const now = Date.now()
+    const answered = this.pingSentAt === undefined || this.lastFrameAt >= this.pingSentAt
+    if (answered) {
+      this.pingSentAt = now
+      this.send({ type: 'ping' })
+    } else if (now - (this.pingSentAt as number) >= this.options.livenessTimeoutMs) {
+      this.reconnect()
+    }
   }
 
   /** Forgets the current socket (its late events are ignored) and closes it. */
   private detach(code: number): void {
     clearInterval(this.pingTimer)
-    clearTimeout(this.livenessTimer)
+    clearTimeout(this.connectTimer)
     const socket = this.socket
     this.socket = undefined
     if (!socket) return

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type App, buildApp } from '../src/app.js'
-import { createTestDatabase, expectProblem, onPostgres, testConfig } from './helper.js'
+import { createTestDatabase, expectProblem, onPostgres, testConfig, TOKEN_MODE } from './helper.js'
 import { cleanUpAfterAll, tempDir } from './server-process.js'
 
 cleanUpAfterAll()
@@ -11,9 +11,13 @@ const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/
 const PAGE = '<!doctype html><title>Parley</title><script type="module" src="/assets/index-abc123.js"></script>'
 
 /** An app serving the web client built in `webDir` (or not built at all), on a fresh database. */
-async function appWith(webDir: string): Promise<{ app: App; close: () => Promise<void> }> {
+async function appWith(
+  webDir: string,
+  overrides: Record<string, string> = {},
+): Promise<{ app: App; close: () => Promise<void> }> {
   const database = onPostgres ? await createTestDatabase() : undefined
-  const app = await buildApp(testConfig(database ? { DATABASE_URL: database.url } : {}), { logger: false, webDir })
+  const config = testConfig({ ...(database ? { DATABASE_URL: database.url } : {}), ...overrides })
+  const app = await buildApp(config, { logger: false, webDir })
   await app.ready()
   return {
     app,
@@ -24,17 +28,21 @@ async function appWith(webDir: string): Promise<{ app: App; close: () => Promise
   }
 }
 
+/** What `vite build` leaves in web/dist: index.html and content-hashed assets. */
+async function builtWebClient(): Promise<string> {
+  const dir = await tempDir()
+  await mkdir(join(dir, 'assets'))
+  await writeFile(join(dir, 'index.html'), PAGE)
+  await writeFile(join(dir, 'assets', 'index-abc123.js'), 'console.log("parley")')
+  await writeFile(join(dir, 'assets', 'index-def456.css'), 'body{margin:0}')
+  return dir
+}
+
 describe('GET / with the web client built', () => {
   let app: App
   let close: () => Promise<void>
   beforeAll(async () => {
-    // What `vite build` leaves in web/dist: index.html and content-hashed assets.
-    const dir = await tempDir()
-    await mkdir(join(dir, 'assets'))
-    await writeFile(join(dir, 'index.html'), PAGE)
-    await writeFile(join(dir, 'assets', 'index-abc123.js'), 'console.log("parley")')
-    await writeFile(join(dir, 'assets', 'index-def456.css'), 'body{margin:0}')
-    ;({ app, close } = await appWith(dir))
+    ;({ app, close } = await appWith(await builtWebClient()))
   })
   afterAll(async () => close())
 
@@ -101,6 +109,28 @@ describe('GET / with the web client built', () => {
       expect(response.statusCode, url).toBeLessThan(500)
       expect(response.body).not.toContain('<title>Parley</title>')
     }
+  })
+})
+
+describe('the web client in token mode', () => {
+  let app: App
+  let close: () => Promise<void>
+  beforeAll(async () => {
+    ;({ app, close } = await appWith(await builtWebClient(), TOKEN_MODE))
+  })
+  afterAll(async () => close())
+
+  it('is served without credentials: the page has to load before it can ask for a token', async () => {
+    const page = await app.inject({ url: '/', headers: { accept: BROWSER_ACCEPT } })
+    expect(page.statusCode).toBe(200)
+    expect(page.body).toBe(PAGE)
+    for (const url of ['/assets/index-abc123.js', '/assets/index-def456.css']) {
+      expect((await app.inject({ url })).statusCode, url).toBe(200)
+    }
+  })
+
+  it('still asks for credentials everywhere else', async () => {
+    expectProblem(await app.inject({ url: '/api/v1/chats' }), 401, 'unauthorized')
   })
 })
 

@@ -43,18 +43,27 @@ export async function loadWebClient(dir: string = DEFAULT_WEB_DIR): Promise<WebC
   }
 }
 
-/** Serves the web client's hashed assets under /assets/, cached for a year as immutable. */
+/**
+ * Serves the web client's hashed assets under /assets/, cached for a year as immutable, to anyone:
+ * in token mode the page must load before it can ask for a token.
+ */
 export default fp<{ web: WebClient }>(
   async (app, { web }) => {
-    await app.register(fastifyStatic, {
-      root: join(web.dir, 'assets'),
-      prefix: '/assets/',
-      // Swagger UI registers @fastify/static too; this instance needs no reply decorators.
-      decorateReply: false,
-      index: false,
-      // Vite names every file under assets/ by its content hash, so a URL never changes meaning.
-      maxAge: ONE_YEAR_MS,
-      immutable: true,
+    await app.register(async (assets) => {
+      // @fastify/static takes no route config: mark its routes public as they are added (this context only).
+      assets.addHook('onRoute', (route) => {
+        route.config = { ...route.config, public: true }
+      })
+      await assets.register(fastifyStatic, {
+        root: join(web.dir, 'assets'),
+        prefix: '/assets/',
+        // Swagger UI registers @fastify/static too; this instance needs no reply decorators.
+        decorateReply: false,
+        index: false,
+        // Vite names every file under assets/ by its content hash, so a URL never changes meaning.
+        maxAge: ONE_YEAR_MS,
+        immutable: true,
+      })
     })
   },
   { name: 'web' },

@@ -1,3 +1,6 @@
+import { readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { gzipSync } from 'node:zlib'
 import { ParleyClient } from '@parley/client'
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -22,6 +25,7 @@ import {
   type FreshDatabase,
   freePort,
   freshDatabase,
+  root,
   type Server,
   startServer,
   waitUntilHealthy,
@@ -69,6 +73,16 @@ describe('the web client in two browsers', () => {
   const annChat = () => ann.page.getByRole('log')
   const bobChat = () => bob.page.getByRole('log')
   const bobInboxItem = () => bob.page.getByRole('list', { name: 'Inbox' }).getByRole('button', { name: /^Ann Lee/ })
+
+  it('ships under 100 KB of gzipped JavaScript', async () => {
+    const assets = join(root, 'web', 'dist', 'assets')
+    const scripts = (await readdir(assets)).filter((name) => name.endsWith('.js'))
+    let gzipped = 0
+    for (const name of scripts) gzipped += gzipSync(await readFile(join(assets, name)), { level: 9 }).length
+    process.stdout.write(`web client: ${scripts.length} script(s), ${(gzipped / 1024).toFixed(1)} KB gzipped\n`)
+    expect(scripts.length).toBeGreaterThan(0)
+    expect(gzipped).toBeLessThan(100 * 1024)
+  })
 
   it('signs both people up by username', async () => {
     await signUp(ann, 'ann', 'Ann Lee')

@@ -156,6 +156,21 @@ describe('SDK user stream', () => {
     expect(states.slice(0, 2)).toEqual(['open', 'reconnecting'])
   })
 
+  it('retries at once on retryNow() instead of waiting out a long backoff', async () => {
+    const { user: alice } = await signUp('alice')
+    const link = await proxy()
+    const patient = { initialDelayMs: 600_000, maxDelayMs: 600_000 }
+    const stream = realtimeClient(link.port, alice.token, patient).realtime.user()
+    const states = record(stream)
+    await eventually(() => stream.state === 'open', 'open')
+    await link.cut()
+    await eventually(() => stream.state === 'reconnecting', 'the drop noticed')
+    await link.restore()
+    stream.retryNow()
+    await eventually(() => stream.state === 'open', 'open again')
+    expect(states).toEqual(['open', 'reconnecting', 'open'])
+  })
+
   it('refuses to start without a token, or without a base URL outside a browser', async () => {
     const client = new ParleyClient({ baseUrl: await appUrl(), WebSocket })
     expect(() => client.realtime.user()).toThrow(/token/)

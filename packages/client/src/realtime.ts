@@ -36,6 +36,14 @@ export interface RealtimeOptions {
   livenessTimeoutMs?: number
 }
 
+/** The window, where there is one to tell when the network comes back (browsers; not Node). */
+function onlineEvents(): Pick<EventTarget, 'addEventListener' | 'removeEventListener'> | undefined {
+  const target = globalThis as { window?: unknown; addEventListener?: unknown }
+  return target.window === globalThis && typeof target.addEventListener === 'function'
+    ? (globalThis as unknown as EventTarget)
+    : undefined
+}
+
 /** What a connection needs from the client that made it. */
 export interface Connector {
   WebSocket: WebSocketConstructorLike
@@ -84,6 +92,8 @@ export abstract class RealtimeConnection<Events extends Listeners & ConnectionEv
     }
     // After the subclass's constructor, so that its fields exist when the first URL is built.
     queueMicrotask(() => this.connect())
+    // In a browser, coming back online is the moment to retry, not whenever the backoff says.
+    onlineEvents()?.addEventListener('online', this.onOnline)
   }
 
   get state(): ConnectionState {
@@ -106,6 +116,15 @@ export abstract class RealtimeConnection<Events extends Listeners & ConnectionEv
   close(): void {
     this.finish()
   }
+
+  /** While `reconnecting`: try now instead of waiting out the backoff (e.g. when the tab becomes visible). */
+  retryNow(): void {
+    if (this.finished || this.currentState !== 'reconnecting' || this.socket !== undefined) return
+    clearTimeout(this.retryTimer)
+    this.connect()
+  }
+
+  private readonly onOnline = () => this.retryNow()
 
   protected emit<K extends keyof Events>(name: K, ...args: Parameters<Events[K]>): void {
     for (const listener of [...(this.listeners.get(name) ?? [])]) {
@@ -135,6 +154,7 @@ export abstract class RealtimeConnection<Events extends Listeners & ConnectionEv
     if (this.finished) return
     this.finished = true
     clearTimeout(this.retryTimer)
+    onlineEvents()?.removeEventListener('online', this.onOnline)
     this.detach(1000)
     this.setState('closed')
   }

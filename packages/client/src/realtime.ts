@@ -62,7 +62,7 @@ type Listeners = Record<string, (...args: any[]) => void>
 
 /**
  * A WebSocket to `/api/v1/ws` that stays up: it reconnects with exponential backoff and full jitter,
- * detects a dead link by the absence of frames (the client pings, the server answers), and lets the
+ * detects a dead link by a ping left unanswered (the client pings, the server answers), and lets the
  * subclass resume where it stopped. Subclasses say what to ask for and what to make of each frame.
  */
 export abstract class RealtimeConnection<Events extends Listeners & ConnectionEvents> {

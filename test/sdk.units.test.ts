@@ -1,5 +1,7 @@
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest'
 import { backoffDelay } from '../packages/client/src/backoff.js'
+import type { EventFrame, Inbox, Message, ParleyClient } from '../packages/client/src/index.js'
+import type { Message as ServerMessage } from '../src/schemas/messages.schema.js'
 import { newClientMessageId } from '../packages/client/src/ids.js'
 import { logIdOf } from '../packages/client/src/user-stream.js'
 
@@ -49,5 +51,16 @@ describe('SDK user-stream cursor', () => {
     expect(logIdOf('2s', 1)).toBeUndefined()
     expect(logIdOf('2s.1-2t', 2)).toBeUndefined()
     expect(logIdOf('2s.1-', 1)).toBeUndefined()
+  })
+})
+
+describe('SDK types', () => {
+  it('are the server’s schema types, not `any`', () => {
+    expectTypeOf<Message>().toEqualTypeOf<ServerMessage>()
+    expectTypeOf<Message>().not.toBeAny()
+    expectTypeOf<ReturnType<ParleyClient['messages']['send']>>().resolves.toEqualTypeOf<Message>()
+    expectTypeOf<Inbox['chats'][number]['unread_count']>().toEqualTypeOf<number>()
+    expectTypeOf<Extract<EventFrame, { type: 'message.created' }>['message']>().toEqualTypeOf<Message>()
+    expectTypeOf<Parameters<ParleyClient['chats']['create']>[0]>().toHaveProperty('title').toEqualTypeOf<string>()
   })
 })

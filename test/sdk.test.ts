@@ -234,6 +234,36 @@ describe('SDK idempotent sending', () => {
     expect(refused).toBe(1)
   })
 
+  it('gives up after the configured attempts, all with one client_message_id, or when aborted while waiting to retry', async () => {
+    const keys: string[] = []
+    const unreachable: FetchLike = async (_input, init) => {
+      keys.push((JSON.parse(String(init.body)) as { client_message_id: string }).client_message_id)
+      throw new TypeError('fetch failed')
+    }
+    const client = new ParleyClient({
+      baseUrl: await baseUrl(),
+      fetch: unreachable,
+      sendRetry: { attempts: 3, initialDelayMs: 1, maxDelayMs: 1 },
+    })
+    await expect(client.messages.send(1, { text: 'lost' })).rejects.toBeInstanceOf(ParleyNetworkError)
+    expect(keys).toHaveLength(3)
+    expect(new Set(keys).size).toBe(1)
+
+    keys.length = 0
+    const controller = new AbortController()
+    const aborting = new ParleyClient({
+      baseUrl: await baseUrl(),
+      fetch: async (input, init) => {
+        setTimeout(() => controller.abort(), 0)
+        return unreachable(input, init)
+      },
+      sendRetry: { initialDelayMs: 60_000, maxDelayMs: 60_000 },
+    })
+    const error = await aborting.messages.send(1, { text: 'lost' }, { signal: controller.signal }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(ParleyNetworkError)
+    expect(keys).toHaveLength(1)
+  })
+
   it('does not retry a rejection: a 404 is thrown at once', async () => {
     let attempts = 0
     const fetch: FetchLike = (input, init) => {

@@ -93,7 +93,7 @@ describe('the web client in two browsers', () => {
   it('opens a direct conversation by search; the other sees it arrive with an unread badge, live', async () => {
     await ann.page.getByRole('button', { name: 'New message' }).click()
     await ann.page.getByLabel('Find a person to message').fill('bo')
-    await ann.page.getByRole('button', { name: /Bob Stone/ }).click()
+    await ann.page.getByRole('list', { name: 'People found' }).getByRole('button', { name: /Bob Stone/ }).click()
     await ann.page.getByRole('heading', { name: 'Bob Stone' }).waitFor()
 
     const composer = ann.page.getByRole('textbox', { name: 'Message' })
@@ -168,10 +168,40 @@ describe('the web client in two browsers', () => {
     await publish(await screenshot(bob.page, 'conversation-desktop'), 'desktop.png')
   })
 
+  it('creates a group with members; it appears live in the other’s inbox', async () => {
+    await ann.page.getByRole('button', { name: 'New group' }).click()
+    await ann.page.getByLabel('Group name').fill('Book club')
+    await ann.page.getByLabel('Find people to add').fill('bob')
+    await ann.page.getByRole('list', { name: 'People found' }).getByRole('button', { name: /Bob Stone/ }).click()
+    await ann.page.getByRole('list', { name: 'Members to add' }).getByText('Bob Stone').waitFor()
+    await ann.page.getByRole('button', { name: 'Create group' }).click()
+    await ann.page.getByRole('heading', { name: 'Book club' }).waitFor()
+    const composer = ann.page.getByRole('textbox', { name: 'Message' })
+    await composer.fill('First book: Middlemarch')
+    await composer.press('Enter')
+
+    const item = bob.page.getByRole('list', { name: 'Inbox' }).getByRole('button', { name: /^Book club, 1 unread/ })
+    await item.waitFor()
+    await bob.page.bringToFront()
+    await item.click()
+    await bob.page.getByRole('log').getByText('First book: Middlemarch').waitFor()
+    // In a group, others' messages carry the sender's name; the sender sees who has read.
+    await bob.page.locator('.message', { hasText: 'First book: Middlemarch' }).getByText('Ann Lee').waitFor()
+    await ann.page.bringToFront()
+    await ann.page.locator('.message.own .seen', { hasText: 'Seen by Bob Stone' }).waitFor()
+
+    // Back to the direct conversation for the next steps.
+    for (const person of [ann, bob]) {
+      const other = person === ann ? /^Bob Stone/ : /^Ann Lee/
+      await person.page.getByRole('list', { name: 'Inbox' }).getByRole('button', { name: other }).click()
+      await person.page.getByRole('log').getByText('<img src=x onerror=alert(1)>', { exact: true }).waitFor()
+    }
+  })
+
   it('catches up after the server restarts, with nothing missing or doubled', async () => {
     const before = await shownTexts(bob.page)
     const annClient = new ParleyClient({ baseUrl: base, token: await tokenOf(ann.page) })
-    const chatId = (await annClient.me.chats()).chats[0]!.id
+    const chatId = (await annClient.me.chats()).chats.find((chat) => chat.kind === 'direct')!.id
 
     // Down hard, mid-conversation; both pages notice.
     server.child.kill('SIGKILL')

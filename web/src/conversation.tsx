@@ -81,7 +81,8 @@ export function Conversation({ client, me, chatId, chat, generation, connection,
       ([page]) => {
         if (!current) return
         atBottom.current = true
-        setMessages((known) => merge(known, page.messages))
+        // First load: events may have arrived meanwhile, keep them. After a resync: start afresh.
+        setMessages((known) => (generation === 0 ? merge(known, page.messages) : page.messages))
         setHasOlder(page.messages.length === PAGE)
         setLoaded(true)
       },

@@ -65,7 +65,6 @@ type Id = number | string
 /** A path segment from an id. */
 const seg = (id: Id) => encodeURIComponent(String(id))
 
-
 /**
  * The Parley client: every /api/v1 route as a method, typed from the server's schemas, and realtime
  * connections that reconnect, resume and deliver each event once.

@@ -1,4 +1,4 @@
-import type { ParleyClient } from '@parley/client'
+import { type ParleyClient, ParleyError } from '@parley/client'
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks'
 import { Conversation } from './conversation.js'
 import { NewDirect, NewGroup } from './people.js'
@@ -45,6 +45,9 @@ export function Chat({ client, me, onSignOut }: Props) {
   const [generation, setGeneration] = useState(0)
   const listeners = useRef(new Set<(event: EventFrame) => void>())
   const reloadTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined)
+  // The latest callback, without restarting the stream when the parent re-renders.
+  const signOut = useRef(onSignOut)
+  signOut.current = onSignOut
 
   const loadInbox = useCallback(async () => {
     try {
@@ -52,7 +55,10 @@ export function Chat({ client, me, onSignOut }: Props) {
       setInbox(page.chats)
       setInboxError(null)
     } catch (error) {
-      setInboxError(describeError(error))
+      // The token expired or its user is gone: back to sign-in rather than a page that cannot work.
+      if (error instanceof ParleyError && error.status === 401) {
+        signOut.current('Your session has ended. Please sign in again.')
+      } else setInboxError(describeError(error))
     }
   }, [client])
 

@@ -40,6 +40,11 @@ export interface ParleyClientOptions {
   token?: string | undefined
   /** The `fetch` to use; the global one by default. */
   fetch?: FetchLike
+  /**
+   * A request whose answer has not fully arrived after this long is abandoned as a ParleyNetworkError
+   * (outcome unknown; `messages.send` then retries). 30 000 ms by default; 0: wait for ever.
+   */
+  timeoutMs?: number
   /** The WebSocket class for realtime; the global one by default (Node 20 has none: pass `ws`'s). */
   WebSocket?: WebSocketConstructorLike
   /** Reconnect and liveness settings for realtime connections. */
@@ -83,7 +88,7 @@ export class ParleyClient {
     this.token = options.token
     // Called as a plain function: browsers refuse `fetch` called as a method of another object.
     const fetchImpl: FetchLike = options.fetch ?? ((input, init) => globalThis.fetch(input, init))
-    this.http = new HttpTransport(this.baseUrl, fetchImpl, () => this.token)
+    this.http = new HttpTransport(this.baseUrl, fetchImpl, () => this.token, options.timeoutMs ?? 30_000)
     this.WebSocketImpl =
       options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructorLike }).WebSocket
     this.realtimeOptions = options.realtime ?? {}

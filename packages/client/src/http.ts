@@ -21,6 +21,8 @@ export class HttpTransport {
     private readonly baseUrl: string,
     private readonly fetchImpl: FetchLike,
     private readonly token: () => string | undefined,
+    /** A request (its answer's body included) not done after this long is abandoned; 0: never. */
+    private readonly timeoutMs = 0,
   ) {}
 
   /** The absolute (or same-origin relative) URL of an /api/v1 path. */
@@ -42,23 +44,40 @@ export class HttpTransport {
       headers['content-type'] = 'application/json'
       init.body = JSON.stringify(options.body)
     }
-    if (options.signal) init.signal = options.signal
-    let response: Response
+    // One signal for the caller's abort and the timeout (AbortSignal.any is too new for some browsers).
+    const controller = new AbortController()
+    const abort = () => controller.abort(options.signal?.reason)
+    if (options.signal?.aborted) abort()
+    options.signal?.addEventListener('abort', abort, { once: true })
+    let timedOut = false
+    const timer =
+      this.timeoutMs > 0
+        ? setTimeout(() => {
+            timedOut = true
+            controller.abort()
+          }, this.timeoutMs)
+        : undefined
+    init.signal = controller.signal
     try {
-      response = await this.fetchImpl(this.url(path, options.query), init)
-    } catch (error) {
-      if (options.signal?.aborted) throw error
-      throw new ParleyNetworkError(`${method} ${path} failed: ${(error as Error)?.message ?? String(error)}`, {
-        cause: error,
-      })
-    }
-    if (!response.ok) throw await problemFrom(response)
-    if (response.status === 204) return { status: 204, body: undefined as T }
-    try {
-      return { status: response.status, body: (await response.json()) as T }
-    } catch (error) {
-      // The status arrived but the body was cut: the outcome is known to be a success, its content is not.
-      throw new ParleyNetworkError(`${method} ${path}: the answer was cut off`, { cause: error })
+      let response: Response
+      try {
+        response = await this.fetchImpl(this.url(path, options.query), init)
+      } catch (error) {
+        if (options.signal?.aborted && !timedOut) throw error
+        const why = timedOut ? `timed out after ${this.timeoutMs} ms` : `failed: ${(error as Error)?.message ?? String(error)}`
+        throw new ParleyNetworkError(`${method} ${path} ${why}`, { cause: error })
+      }
+      if (!response.ok) throw await problemFrom(response)
+      if (response.status === 204) return { status: 204, body: undefined as T }
+      try {
+        return { status: response.status, body: (await response.json()) as T }
+      } catch (error) {
+        // The status arrived but the body was cut: the outcome is known to be a success, its content is not.
+        throw new ParleyNetworkError(`${method} ${path}: the answer was cut off`, { cause: error })
+      }
+    } finally {
+      clearTimeout(timer)
+      options.signal?.removeEventListener('abort', abort)
     }
   }
 }

@@ -72,9 +72,12 @@ export async function signUp(person: Person, username: string, displayName: stri
   await connected(page)
 }
 
-/** The connection badge says the user stream is open. */
-export async function connected(page: Page): Promise<void> {
-  await page.getByRole('status', { name: 'Connection: Online' }).waitFor()
+/**
+ * The connection badge says the user stream is open. After an outage the SDK's backoff (full jitter,
+ * capped at 30 s) decides when it tries again, so callers then wait longer.
+ */
+export async function connected(page: Page, timeout = WAIT_MS): Promise<void> {
+  await page.getByRole('status', { name: 'Connection: Online' }).waitFor({ timeout })
 }
 
 /** The user's token, as the page keeps it. */

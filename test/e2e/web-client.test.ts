@@ -216,7 +216,7 @@ describe('the web client in two browsers', () => {
       await annClient.messages.send(chatId, { text })
       sent.push(text)
     }
-    for (const person of [ann, bob]) await connected(person.page)
+    for (const person of [ann, bob]) await connected(person.page, 90_000)
 
     const expected = [...before, ...sent]
     for (const person of [ann, bob]) {
@@ -235,7 +235,9 @@ describe('the web client in two browsers', () => {
     const group = await annClient.chats.create({ title: 'Trip planning', member_ids: [bobId] })
     for (let index = 1; index <= 120; index++) await annClient.messages.send(group.id, { text: `plan ${index}` })
 
-    await ann.page.getByRole('list', { name: 'Inbox' }).getByRole('button', { name: /^Trip planning/ }).click()
+    const trip = ann.page.getByRole('list', { name: 'Inbox' }).getByRole('button', { name: /^Trip planning/ })
+    await trip.locator('.preview', { hasText: 'You: plan 120' }).waitFor()
+    await trip.click()
     await ann.page.getByRole('log').getByText('plan 120', { exact: true }).waitFor()
     await expectCount(ann.page.locator('.log .messages > li'), 50)
 

@@ -57,6 +57,8 @@ export function Conversation({ client, me, chatId, chat, generation, connection,
   const atBottom = useRef(true)
   /** Set just before older messages are prepended: where the view was, to keep it still. */
   const anchor = useRef<{ height: number; top: number } | null>(null)
+  /** Whether history older than the oldest message shown remains to be loaded (for event handlers). */
+  const older = useRef(false)
   /** The read marker as far as this page knows; it only moves forward. */
   const marked = useRef(chat?.last_read_message_id ?? 0)
 
@@ -82,8 +84,16 @@ export function Conversation({ client, me, chatId, chat, generation, connection,
         if (!current) return
         atBottom.current = true
         // First load: events may have arrived meanwhile, keep them. After a resync: start afresh.
-        setMessages((known) => (generation === 0 ? merge(known, page.messages) : page.messages))
-        setHasOlder(page.messages.length === PAGE)
+        // Either way nothing older than the page stays, or the view would show a hole before it.
+        const oldest = page.messages[0]?.id ?? 0
+        const more = page.messages.length === PAGE
+        setMessages((known) =>
+          (generation === 0 ? merge(known, page.messages) : page.messages).filter(
+            (message) => !more || message.id >= oldest,
+          ),
+        )
+        older.current = more
+        setHasOlder(more)
         setLoaded(true)
       },
       (failure: unknown) => current && setError(describeError(failure)),
@@ -100,11 +110,16 @@ export function Conversation({ client, me, chatId, chat, generation, connection,
         if (event.chat_id !== chatId) return
         switch (event.type) {
           case 'message.created':
-          case 'message.updated':
+            // One older than the oldest shown, with more history above, comes with its page.
             setMessages((known) =>
-              event.type === 'message.updated' && !known.some((message) => message.id === event.message.id)
+              older.current && known[0] !== undefined && event.message.id < known[0].id
                 ? known
                 : merge(known, [event.message]),
+            )
+            return
+          case 'message.updated':
+            setMessages((known) =>
+              known.some((message) => message.id === event.message.id) ? merge(known, [event.message]) : known,
             )
             return
           case 'message.deleted':
@@ -188,7 +203,8 @@ export function Conversation({ client, me, chatId, chat, generation, connection,
     try {
       const page = await client.messages.list(chatId, { before: oldest.id, limit: PAGE })
       anchor.current = { height: view.scrollHeight, top: view.scrollTop }
-      setHasOlder(page.messages.length === PAGE)
+      older.current = page.messages.length === PAGE
+      setHasOlder(older.current)
       setMessages((known) => merge(known, page.messages))
     } catch (failure) {
       setError(describeError(failure))

@@ -156,7 +156,7 @@ describe('SDK user stream', () => {
     expect(states.slice(0, 2)).toEqual(['open', 'reconnecting'])
   })
 
-  it('retries at once on retryNow() instead of waiting out a long backoff', async () => {
+  it('retries at once on retryNow() instead of waiting out a long backoff, and stays closed after close()', async () => {
     const { user: alice } = await signUp('alice')
     const link = await proxy()
     const patient = { initialDelayMs: 600_000, maxDelayMs: 600_000 }
@@ -168,7 +168,10 @@ describe('SDK user stream', () => {
     await link.restore()
     stream.retryNow()
     await eventually(() => stream.state === 'open', 'open again')
-    expect(states).toEqual(['open', 'reconnecting', 'open'])
+    stream.close()
+    stream.retryNow()
+    expect(states).toEqual(['open', 'reconnecting', 'open', 'closed'])
+    expect(stream.state).toBe('closed')
   })
 
   it('refuses to start without a token, or without a base URL outside a browser', async () => {

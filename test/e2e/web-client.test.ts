@@ -85,6 +85,9 @@ describe('the web client in two browsers', () => {
   })
 
   it('signs both people up by username', async () => {
+    await ann.page.goto('/')
+    await ann.page.getByLabel('Username').waitFor()
+    await screenshot(ann.page, 'sign-in-desktop')
     await signUp(ann, 'ann', 'Ann Lee')
     await signUp(bob, 'bob', 'Bob Stone')
     await expect.poll(() => ann.page.getByText('Signed in as').textContent()).toContain('Ann Lee')
@@ -107,6 +110,7 @@ describe('the web client in two browsers', () => {
     await bobInboxItem().and(bob.page.getByRole('button', { name: /1 unread/ })).waitFor()
     await expect.poll(() => bobInboxItem().locator('.badge').textContent()).toBe('1')
     await expect.poll(() => bobInboxItem().locator('.preview').textContent()).toBe('Hello Bob\nare you there?')
+    await expect.poll(() => bob.page.title()).toBe('(1) Parley')
     await screenshot(bob.page, 'inbox-desktop')
   })
 

@@ -11,7 +11,7 @@ import {
   startServer,
   waitUntilHealthy,
 } from '../server-process.js'
-import { assertWebBuilt, connected, launch, openPerson, type PageGlobals, tokenOf } from './browser.js'
+import { assertWebBuilt, connected, launch, openPerson, type PageGlobals, PHONE, screenshot, tokenOf } from './browser.js'
 
 cleanUpAfterAll()
 
@@ -42,9 +42,10 @@ describe('the web client in token mode', () => {
   })
 
   it('asks for a token instead of a username, and refuses one that is not valid', async () => {
-    const person = await openPerson(browser, server.base)
+    const person = await openPerson(browser, server.base, PHONE)
     await person.page.goto('/')
     await person.page.getByText('This server signs people in with tokens').waitFor()
+    await screenshot(person.page, 'sign-in-token-phone')
     expect(await person.page.getByLabel('Username').count()).toBe(0)
     await person.page.getByLabel('Token', { exact: true }).fill('not-a-token')
     await person.page.getByRole('button', { name: 'Sign in' }).click()

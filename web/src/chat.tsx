@@ -151,6 +151,12 @@ export function Chat({ client, me, onSignOut }: Props) {
     }
   }, [client, applyToInbox, loadInbox])
 
+  // The tab's title counts unread messages, for a window in the background.
+  const unread = inbox?.reduce((total, chat) => total + chat.unread_count, 0) ?? 0
+  useEffect(() => {
+    document.title = unread > 0 ? `(${unread}) Parley` : 'Parley'
+  }, [unread])
+
   const subscribe = useCallback((listener: (event: EventFrame) => void) => {
     listeners.current.add(listener)
     return () => void listeners.current.delete(listener)

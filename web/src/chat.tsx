@@ -45,6 +45,9 @@ export function Chat({ client, me, onSignOut }: Props) {
   const [generation, setGeneration] = useState(0)
   const listeners = useRef(new Set<(event: EventFrame) => void>())
   const reloadTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined)
+  // The inbox as last rendered, for event handlers (state updaters run later, during rendering).
+  const inboxNow = useRef<InboxChat[] | null>(null)
+  inboxNow.current = inbox
   // The latest callback, without restarting the stream when the parent re-renders.
   const signOut = useRef(onSignOut)
   signOut.current = onSignOut
@@ -73,13 +76,10 @@ export function Chat({ client, me, onSignOut }: Props) {
       switch (event.type) {
         case 'message.created': {
           const message = event.message
-          let known = true
+          // A chat the inbox does not list yet (joined a moment ago): read the inbox again.
+          if (inboxNow.current !== null && !inboxNow.current.some((chat) => chat.id === event.chat_id)) reloadSoon()
           setInbox((chats) => {
             if (chats === null) return chats
-            if (!chats.some((chat) => chat.id === event.chat_id)) {
-              known = false
-              return chats
-            }
             return bump(chats, event.chat_id, (chat) => {
               // Ids ascend in a chat: one not above the last message is already counted.
               if (chat.last_message && chat.last_message.id >= message.id) return chat
@@ -90,7 +90,6 @@ export function Chat({ client, me, onSignOut }: Props) {
               return { ...chat, last_message: message, unread_count: unread }
             })
           })
-          if (!known) reloadSoon()
           return
         }
         case 'message.updated':

@@ -2,7 +2,7 @@ import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { ParleyClient } from '@parley/client'
-import type { Browser } from 'playwright-core'
+import type { Browser, WebSocketRoute } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   type Person,
@@ -283,6 +283,41 @@ describe('the web client in two browsers', () => {
     await inbox.waitFor()
     expect(phone.errors).toEqual([])
     await phone.context.close()
+  })
+
+  it('catches up after its network drops, with nothing missing or doubled', async () => {
+    // A third window, whose WebSocket runs through a switch: on, it reaches the server; off, the
+    // connection drops and every reconnect fails, as when the network goes away.
+    const laptop = await openPerson(browser, base)
+    const sockets: WebSocketRoute[] = []
+    let online = true
+    await laptop.page.routeWebSocket(/\/api\/v1\/ws/, (socket) => {
+      if (!online) return void socket.close()
+      socket.connectToServer()
+      sockets.push(socket)
+    })
+    await laptop.context.addInitScript(
+      (token) => (globalThis as unknown as PageGlobals).localStorage.setItem('parley.token', token),
+      await tokenOf(bob.page),
+    )
+    await laptop.page.goto('/')
+    await connected(laptop.page)
+    await laptop.page.getByRole('list', { name: 'Inbox' }).getByRole('button', { name: /^Ann Lee/ }).click()
+    await laptop.page.getByRole('log').getByText('Still here').waitFor()
+    const before = await shownTexts(laptop.page)
+
+    online = false
+    for (const socket of sockets.splice(0)) await socket.close()
+    await laptop.page.getByRole('status', { name: /Reconnecting|Connecting/ }).waitFor()
+    const annClient = new ParleyClient({ baseUrl: base, token: await tokenOf(ann.page) })
+    const chatId = (await annClient.me.chats()).chats.find((chat) => chat.kind === 'direct')!.id
+    const sent = ['while you were away #1', 'while you were away #2', 'while you were away #3']
+    for (const text of sent) await annClient.messages.send(chatId, { text })
+
+    online = true
+    await connected(laptop.page, 90_000)
+    await expect.poll(() => shownTexts(laptop.page), { timeout: WAIT_MS }).toEqual([...before, ...sent])
+    await laptop.context.close()
   })
 
   it('logged no errors in either page', () => {

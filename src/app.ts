@@ -20,6 +20,7 @@ import servicesPlugin from './plugins/services.plugin.js'
 import shutdownPlugin from './plugins/shutdown.plugin.js'
 import swaggerPlugin from './plugins/swagger.plugin.js'
 import validationPlugin from './plugins/validation.plugin.js'
+import webPlugin, { DEFAULT_WEB_DIR, loadWebClient } from './plugins/web.plugin.js'
 import identityPlugin from './plugins/identity.plugin.js'
 import chatRoutes, { chatRoutesV1 } from './routes/chats.routes.js'
 import conversationRoutes from './routes/conversations.routes.js'
@@ -61,7 +62,14 @@ export function loggerOptions(config: Config, pretty = false): FastifyServerOpti
  * Builds the whole application: plugins, then infrastructure, then services, then routes. The
  * server, the tests and the benchmarks all start from here. Nothing connects until this runs.
  */
-export async function buildApp(config: Config, options: { logger?: FastifyServerOptions['logger'] } = {}) {
+export async function buildApp(
+  config: Config,
+  options: {
+    logger?: FastifyServerOptions['logger']
+    /** The built web client's folder (web/dist by default); without an index.html there, `/` is JSON only. */
+    webDir?: string
+  } = {},
+) {
   const app = Fastify({
     logger: options.logger ?? loggerOptions(config),
     bodyLimit: config.BODY_LIMIT,
@@ -126,8 +134,11 @@ export async function buildApp(config: Config, options: { logger?: FastifyServer
     },
     { prefix: '/api/v1' },
   )
+  // The web client (issue 10) for browsers at `/`, when it has been built; JSON for API clients.
+  const web = await loadWebClient(options.webDir ?? DEFAULT_WEB_DIR)
+  if (web) await app.register(webPlugin, { web })
   // The original backends' dialects at their own paths, for their existing clients (src/compat/).
-  await app.register(rootRoutes)
+  await app.register(rootRoutes, { page: web?.page })
   await app.register(compatRoutes, {
     bodyLimit: config.BODY_LIMIT,
     maxBufferedBytes: config.REALTIME_MAX_BUFFERED_BYTES,

@@ -34,6 +34,23 @@ export const DOCS_CSP = {
   'frame-ancestors': ["'none'"],
 }
 
+/**
+ * The web client at `/` (web/, issue 10): its own hashed scripts and styles from /assets, its API
+ * calls and WebSocket to this origin (CSP Level 3 `'self'` covers same-origin `ws:`/`wss:`), no
+ * inline script, no eval, no other host; forms are handled in script, never submitted.
+ */
+export const WEB_CSP = {
+  'default-src': ["'self'"],
+  'base-uri': ["'none'"],
+  'script-src': ["'self'"],
+  'style-src': ["'self'"],
+  'img-src': ["'self'", 'data:'],
+  'connect-src': ["'self'"],
+  'object-src': ["'none'"],
+  'form-action': ["'none'"],
+  'frame-ancestors': ["'none'"],
+}
+
 /** Every header helmet can send, off: JSON responses gain only `X-Content-Type-Options`. */
 const jsonHeaders: FastifyHelmetOptions = {
   contentSecurityPolicy: false,
@@ -63,7 +80,7 @@ const documentHeaders = {
 /**
  * Security headers through @fastify/helmet. Every response carries `X-Content-Type-Options:
  * nosniff`, so a browser never runs a JSON body or an error as a script or page. HTML responses also
- * get a Content-Security-Policy: the docs' own, or a strict one for anything else.
+ * get a Content-Security-Policy: the docs' own, the web client's at `/`, or a strict one for anything else.
  */
 export default fp(
   async (app) => {
@@ -74,8 +91,9 @@ export default fp(
       if (typeof type !== 'string' || !/^text\/html\b/i.test(type) || reply.helmet === null) return payload
       const url = request.routeOptions.url ?? ''
       const docs = url === DOCS_PREFIX || url.startsWith(`${DOCS_PREFIX}/`)
+      const directives = docs ? DOCS_CSP : url === '/' ? WEB_CSP : STRICT_CSP
       reply.helmet({
-        contentSecurityPolicy: { useDefaults: false, directives: docs ? DOCS_CSP : STRICT_CSP },
+        contentSecurityPolicy: { useDefaults: false, directives },
         ...documentHeaders,
       })
       return payload

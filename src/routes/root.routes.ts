@@ -63,6 +63,8 @@ const rootRoutes: FastifyPluginAsyncTypebox<RootRouteOptions> = async (app, { pa
       logLevel: 'warn',
     },
     async (request, reply) => {
+      // The answer depends on Accept: caches must keep the page and the JSON apart.
+      if (page) reply.header('vary', 'accept')
       if (page && prefersHtml(request.headers.accept)) {
         await page(request, reply)
         return

@@ -3,7 +3,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { Type } from 'typebox'
 import type { RawData, WebSocket } from 'ws'
 import { AppError } from '../errors.js'
-import { requestOriginAllowed } from '../plugins/cors.plugin.js'
+import { refuseForeignOrigins } from '../plugins/cors.plugin.js'
 import type { FrameSink } from '../realtime/frames.js'
 import { type RealtimeConnection, waitUntil } from '../realtime/hub.js'
 import type { UserStream } from '../realtime/user-stream.js'
@@ -163,13 +163,8 @@ const miniChatSocketCompat: FastifyPluginAsyncTypebox<{
   const engine = app.realtime
   const { users, history } = app.services
 
-  // Browsers do not hold a WebSocket handshake back by CORS: a page on another site must not read a
-  // user's messages (the same rule as routes/realtime.routes.ts).
-  app.addHook('onRequest', async (request) => {
-    if (!requestOriginAllowed(request, options.allowedOrigins)) {
-      throw new AppError('forbidden', 'This origin may not open realtime connections (see CORS_ORIGINS).')
-    }
-  })
+  // The same rule as /api/v1/ws: a page on another site must not read a user's messages.
+  refuseForeignOrigins(app, options.allowedOrigins)
 
   app.route({
     method: 'GET',

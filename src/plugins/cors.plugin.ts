@@ -1,6 +1,8 @@
 import cors from '@fastify/cors'
+import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { type Config, ConfigError } from '../config.js'
+import { AppError } from '../errors.js'
 
 /**
  * Reads CORS_ORIGINS into serialized origins (`https://app.example.com`, lower case, no default
@@ -60,6 +62,20 @@ export function requestOriginAllowed(
   allowed: readonly string[],
 ): boolean {
   return originAllowed(request.headers.origin, allowed, requestOrigin(request))
+}
+
+/**
+ * Refuses, in this plugin's scope, a browser page whose origin is neither the server's own nor
+ * listed: browsers do not hold a WebSocket handshake or an EventSource back by CORS, so without
+ * this a page on another site could read a user's events. For the realtime routes, before anything
+ * is streamed.
+ */
+export function refuseForeignOrigins(app: FastifyInstance, allowed: readonly string[]): void {
+  app.addHook('onRequest', async (request) => {
+    if (!requestOriginAllowed(request, allowed)) {
+      throw new AppError('forbidden', 'This origin may not open realtime connections (see CORS_ORIGINS).')
+    }
+  })
 }
 
 /**

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { AppError, notFound } from '../errors.js'
 import { rateLimited } from '../logging.js'
-import { requestOriginAllowed } from '../plugins/cors.plugin.js'
+import { refuseForeignOrigins } from '../plugins/cors.plugin.js'
 import { requireUser } from '../auth/identity.js'
 import { RealtimeEngine } from '../realtime/engine.js'
 import { CURSOR_SCHEMA_PATTERN } from '../realtime/cursor.js'
@@ -52,13 +52,7 @@ const realtimeRoutes: FastifyPluginAsyncTypebox<RealtimeRouteOptions> = async (a
   const membersOnly = app.access.membersOnly
   const shuttingDown = () => new AppError('service_unavailable', 'The server is shutting down.')
 
-  // Browsers do not hold a WebSocket handshake or an EventSource back by CORS: refuse other origins
-  // here, before anything is streamed (a page on another site must not read a user's events).
-  app.addHook('onRequest', async (request) => {
-    if (!requestOriginAllowed(request, options.allowedOrigins)) {
-      throw new AppError('forbidden', 'This origin may not open realtime connections (see CORS_ORIGINS).')
-    }
-  })
+  refuseForeignOrigins(app, options.allowedOrigins)
 
   app.route({
     method: 'GET',

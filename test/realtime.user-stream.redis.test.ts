@@ -1,50 +1,24 @@
-import { randomBytes } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type App, buildApp } from '../src/app.js'
+import { describe, expect, it } from 'vitest'
+import type { App } from '../src/app.js'
 import { createChatFor, createUserWithToken } from './factories.js'
-import { asAdmin, createTestDatabase, testConfig, TOKEN_MODE } from './helper.js'
+import { asAdmin, TOKEN_MODE } from './helper.js'
+import { useTwoInstances } from './instances.js'
 import { TestEventStream } from './sse-client.js'
-import { eventually, listen, TestSocket } from './ws-client.js'
+import { eventually, TestSocket } from './ws-client.js'
 
 /**
  * The user stream across two Parley instances sharing one PostgreSQL database (always the machine's
  * PostgreSQL: two apps cannot share an embedded one) and the machine's Redis, under a channel
  * prefix of this run's own. A user leaves one instance and resumes on the other.
  */
-let database: Awaited<ReturnType<typeof createTestDatabase>>
-let a: App
-let b: App
-let hostA: string
-let hostB: string
-
-beforeAll(async () => {
-  database = await createTestDatabase()
-  const shared = {
-    ...TOKEN_MODE,
-    RATE_LIMIT: 'off',
-    DATABASE_URL: database.url,
-    REDIS_URL: 'redis://127.0.0.1:6379',
-    REDIS_CHANNEL_PREFIX: `parley-test-${randomBytes(4).toString('hex')}:`,
-    REALTIME_SYNC_INTERVAL_MS: '200',
-  }
-  a = await buildApp(testConfig(shared), { logger: false })
-  b = await buildApp(testConfig(shared), { logger: false })
-  hostA = await listen(a)
-  hostB = await listen(b)
-})
-
-afterAll(async () => {
-  await a?.close()
-  await b?.close()
-  await database?.drop()
-})
+const t = useTwoInstances({ ...TOKEN_MODE, RATE_LIMIT: 'off', REALTIME_SYNC_INTERVAL_MS: '200' })
 
 type User = Awaited<ReturnType<typeof createUserWithToken>>
 let names = 0
 
 async function users(...wanted: string[]): Promise<User[]> {
   const made: User[] = []
-  for (const name of wanted) made.push(await createUserWithToken(a, `${name}${++names}`))
+  for (const name of wanted) made.push(await createUserWithToken(t.a, `${name}${++names}`))
   return made
 }
 
@@ -64,17 +38,17 @@ const ofChat = (events: string[], chatId: number) => events.filter((event) => ev
 
 describe('the user stream on two instances through Redis', () => {
   it('runs both instances on the Redis bus', () => {
-    expect([a.bus.kind, b.bus.kind]).toEqual(['redis', 'redis'])
+    expect([t.a.bus.kind, t.b.bus.kind]).toEqual(['redis', 'redis'])
   })
 
   it('delivers live on one instance what is done through the other', async () => {
     const [ann, bob, cid] = await users('ann', 'bob', 'cid')
-    const chat = await createChatFor(a, [ann!.id, bob!.id, cid!.id], 'live')
-    const client = await TestSocket.user(hostA, ann!.token)
-    const viaB = await send(b, bob!, chat.id, 'through B')
-    await as(b, bob!, 'PATCH', `/messages/${viaB.id}`, { text: 'through B, edited' })
-    const viaA = await send(a, bob!, chat.id, 'through A')
-    await as(b, cid!, 'POST', `/chats/${chat.id}/read`, { message_id: viaA.id })
+    const chat = await createChatFor(t.a, [ann!.id, bob!.id, cid!.id], 'live')
+    const client = await TestSocket.user(t.hostA, ann!.token)
+    const viaB = await send(t.b, bob!, chat.id, 'through B')
+    await as(t.b, bob!, 'PATCH', `/messages/${viaB.id}`, { text: 'through B, edited' })
+    const viaA = await send(t.a, bob!, chat.id, 'through A')
+    await as(t.b, cid!, 'POST', `/chats/${chat.id}/read`, { message_id: viaA.id })
     await eventually(() => client.events().length === 4, 'four events')
     expect(client.events()).toEqual([
       `message.created:${chat.id}:${viaB.id}:through B`,
@@ -88,42 +62,42 @@ describe('the user stream on two instances through Redis', () => {
   it('replays on the other instance exactly what was missed, once each and in order per chat, then goes live', async () => {
     const [ann, bob, cid] = await users('ann', 'bob', 'cid')
     const [one, two, three] = [
-      await createChatFor(a, [ann!.id, bob!.id], 'one'),
-      await createChatFor(a, [ann!.id, bob!.id, cid!.id], 'two'),
-      await createChatFor(a, [ann!.id, bob!.id], 'three'),
+      await createChatFor(t.a, [ann!.id, bob!.id], 'one'),
+      await createChatFor(t.a, [ann!.id, bob!.id, cid!.id], 'two'),
+      await createChatFor(t.a, [ann!.id, bob!.id], 'three'),
     ] as const
-    const first = await TestSocket.user(hostA, ann!.token)
-    const seen = await send(b, bob!, one.id, 'seen live')
+    const first = await TestSocket.user(t.hostA, ann!.token)
+    const seen = await send(t.b, bob!, one.id, 'seen live')
     await eventually(() => first.events().length === 1, 'the live message')
     const cursor = first.lastCursor() as string
     first.close()
     await first.closed()
 
     // While ann is away: sends, edits, deletes, reads and membership changes through both instances.
-    const m1 = await send(a, bob!, one.id, 'one: missed 1')
-    const m2 = await send(b, cid!, two.id, 'two: missed 2')
-    const m3 = await send(a, bob!, two.id, 'two: missed 3')
-    await as(b, bob!, 'PATCH', `/messages/${m1.id}`, { text: 'one: missed 1, edited on B' })
-    await as(a, cid!, 'PATCH', `/messages/${m2.id}`, { text: 'two: missed 2, edited on A' })
-    await as(b, bob!, 'DELETE', `/messages/${seen.id}`)
-    await as(a, bob!, 'DELETE', `/messages/${m3.id}`)
-    const t3 = await send(b, bob!, three.id, 'three: before the removal')
-    const m4 = await send(b, bob!, two.id, 'two: missed 4')
-    const t3Edited = (await as(a, bob!, 'PATCH', `/messages/${t3.id}`, { text: 'three: edited before the removal' })) as {
+    const m1 = await send(t.a, bob!, one.id, 'one: missed 1')
+    const m2 = await send(t.b, cid!, two.id, 'two: missed 2')
+    const m3 = await send(t.a, bob!, two.id, 'two: missed 3')
+    await as(t.b, bob!, 'PATCH', `/messages/${m1.id}`, { text: 'one: missed 1, edited on B' })
+    await as(t.a, cid!, 'PATCH', `/messages/${m2.id}`, { text: 'two: missed 2, edited on A' })
+    await as(t.b, bob!, 'DELETE', `/messages/${seen.id}`)
+    await as(t.a, bob!, 'DELETE', `/messages/${m3.id}`)
+    const t3 = await send(t.b, bob!, three.id, 'three: before the removal')
+    const m4 = await send(t.b, bob!, two.id, 'two: missed 4')
+    const t3Edited = (await as(t.a, bob!, 'PATCH', `/messages/${t3.id}`, { text: 'three: edited before the removal' })) as {
       edited_at: string
     }
-    const fresh = (await as(b, bob!, 'POST', '/chats', { title: 'fresh' })) as { id: number }
-    await as(a, bob!, 'POST', `/chats/${fresh.id}/members`, { user_id: ann!.id })
-    const f1 = await send(a, bob!, fresh.id, 'fresh: welcome')
-    await as(b, 'admin', 'DELETE', `/chats/${three.id}/members/${ann!.id}`)
-    await send(a, bob!, three.id, 'three: after the removal, not for ann')
-    await as(b, bob!, 'PATCH', `/messages/${t3.id}`, { text: 'three: edited after the removal' })
-    await as(a, cid!, 'POST', `/chats/${two.id}/read`, { message_id: m4.id })
+    const fresh = (await as(t.b, bob!, 'POST', '/chats', { title: 'fresh' })) as { id: number }
+    await as(t.a, bob!, 'POST', `/chats/${fresh.id}/members`, { user_id: ann!.id })
+    const f1 = await send(t.a, bob!, fresh.id, 'fresh: welcome')
+    await as(t.b, 'admin', 'DELETE', `/chats/${three.id}/members/${ann!.id}`)
+    await send(t.a, bob!, three.id, 'three: after the removal, not for ann')
+    await as(t.b, bob!, 'PATCH', `/messages/${t3.id}`, { text: 'three: edited after the removal' })
+    await as(t.a, cid!, 'POST', `/chats/${two.id}/read`, { message_id: m4.id })
 
-    const resumed = await TestSocket.user(hostB, ann!.token, cursor)
+    const resumed = await TestSocket.user(t.hostB, ann!.token, cursor)
     // A probe through A after the replay: once it is there, anything duplicated would be too.
     await eventually(() => resumed.events().length >= 12, 'the missed events')
-    const probe = await send(a, bob!, one.id, 'one: live again')
+    const probe = await send(t.a, bob!, one.id, 'one: live again')
     await eventually(() => resumed.events().some((event) => event.includes(`${probe.id}:`)), 'the probe')
     const events = resumed.events()
     expect(ofChat(events, one.id)).toEqual([
@@ -155,8 +129,8 @@ describe('the user stream on two instances through Redis', () => {
     const editedBefore = t3Frames.map((frame) => ('message' in frame ? frame.message.edited_at : undefined))
     expect(editedBefore).toEqual([t3Edited.edited_at, t3Edited.edited_at])
     // Live after the replay: what is sent through B to the removed chat stays away, the rest arrives.
-    await send(b, bob!, three.id, 'three: still not for ann')
-    const last = await send(b, bob!, fresh.id, 'fresh: live through B')
+    await send(t.b, bob!, three.id, 'three: still not for ann')
+    const last = await send(t.b, bob!, fresh.id, 'fresh: live through B')
     await eventually(() => resumed.events().some((event) => event.includes(`${last.id}:`)), 'the live message')
     expect(resumed.events().slice(14)).toEqual([`message.created:${fresh.id}:${last.id}:fresh: live through B`])
     resumed.close()
@@ -164,24 +138,24 @@ describe('the user stream on two instances through Redis', () => {
 
   it('replays a chat the user was removed from and added back to while away: up to the removal, then from the return', async () => {
     const [ann, bob] = await users('ann', 'bob')
-    const group = (await as(a, bob!, 'POST', '/chats', { title: 'g', member_ids: [ann!.id] })) as { id: number }
-    const first = await TestSocket.user(hostA, ann!.token)
-    const seen = await send(a, bob!, group.id, 'seen')
+    const group = (await as(t.a, bob!, 'POST', '/chats', { title: 'g', member_ids: [ann!.id] })) as { id: number }
+    const first = await TestSocket.user(t.hostA, ann!.token)
+    const seen = await send(t.a, bob!, group.id, 'seen')
     await eventually(() => first.messageIds(group.id).includes(seen.id), 'the live message')
     const cursor = first.lastCursor() as string
     first.close()
     await first.closed()
 
-    const before = await send(b, bob!, group.id, 'before the removal')
-    await as(a, bob!, 'DELETE', `/chats/${group.id}/members/${ann!.id}`)
-    const between = await send(b, bob!, group.id, 'while ann was out')
-    await as(b, bob!, 'PATCH', `/messages/${before.id}`, { text: 'edited while ann was out' })
-    await as(b, bob!, 'POST', `/chats/${group.id}/members`, { user_id: ann!.id })
-    const back = await send(a, bob!, group.id, 'welcome back')
+    const before = await send(t.b, bob!, group.id, 'before the removal')
+    await as(t.a, bob!, 'DELETE', `/chats/${group.id}/members/${ann!.id}`)
+    const between = await send(t.b, bob!, group.id, 'while ann was out')
+    await as(t.b, bob!, 'PATCH', `/messages/${before.id}`, { text: 'edited while ann was out' })
+    await as(t.b, bob!, 'POST', `/chats/${group.id}/members`, { user_id: ann!.id })
+    const back = await send(t.a, bob!, group.id, 'welcome back')
 
-    const resumed = await TestSocket.user(hostB, ann!.token, cursor)
+    const resumed = await TestSocket.user(t.hostB, ann!.token, cursor)
     await eventually(() => resumed.messageIds(group.id).includes(back.id), 'the message after the return')
-    const probe = await send(b, bob!, group.id, 'probe')
+    const probe = await send(t.b, bob!, group.id, 'probe')
     await eventually(() => resumed.messageIds(group.id).includes(probe.id), 'the probe')
     expect(ofChat(resumed.events(), group.id)).toEqual([
       `message.created:${group.id}:${before.id}:before the removal`,
@@ -196,14 +170,14 @@ describe('the user stream on two instances through Redis', () => {
 
   it('tells a user who was away that a chat was deleted meanwhile', async () => {
     const [ann, bob] = await users('ann', 'bob')
-    const group = (await as(a, bob!, 'POST', '/chats', { title: 'doomed', member_ids: [ann!.id] })) as { id: number }
-    const first = await TestSocket.user(hostA, ann!.token)
+    const group = (await as(t.a, bob!, 'POST', '/chats', { title: 'doomed', member_ids: [ann!.id] })) as { id: number }
+    const first = await TestSocket.user(t.hostA, ann!.token)
     const cursor = first.lastCursor() as string
     first.close()
     await first.closed()
-    const last = await send(b, bob!, group.id, 'last words')
-    await as(b, bob!, 'DELETE', `/chats/${group.id}`)
-    const resumed = await TestSocket.user(hostB, ann!.token, cursor)
+    const last = await send(t.b, bob!, group.id, 'last words')
+    await as(t.b, bob!, 'DELETE', `/chats/${group.id}`)
+    const resumed = await TestSocket.user(t.hostB, ann!.token, cursor)
     await eventually(() => ofChat(resumed.events(), group.id).some((event) => event.startsWith('chat.')), 'the end')
     // The deleted chat's messages went with it: only its end is left to tell.
     expect(ofChat(resumed.events(), group.id)).toEqual([`chat.deleted:${group.id}:`])
@@ -213,20 +187,20 @@ describe('the user stream on two instances through Redis', () => {
 
   it('resumes exactly once while hopping between instances as another user sends through both', async () => {
     const [ann, bob] = await users('ann', 'bob')
-    const chats = [await createChatFor(a, [ann!.id, bob!.id], 'x'), await createChatFor(a, [ann!.id, bob!.id], 'y')]
+    const chats = [await createChatFor(t.a, [ann!.id, bob!.id], 'x'), await createChatFor(t.a, [ann!.id, bob!.id], 'y')]
     const sent = new Map<number, number[]>(chats.map((chat) => [chat.id, []]))
     let sending = true
     const sender = (async () => {
       for (let i = 0; sending && i < 300; i++) {
         const chat = chats[i % 2] as { id: number }
-        const message = await send(i % 3 === 0 ? a : b, bob!, chat.id, `m${i}`)
+        const message = await send(i % 3 === 0 ? t.a : t.b, bob!, chat.id, `m${i}`)
         sent.get(chat.id)?.push(message.id)
       }
     })()
     const received = new Map<number, number[]>(chats.map((chat) => [chat.id, []]))
     let cursor: string | undefined
     for (let round = 0; round < 6; round++) {
-      const client = await TestSocket.user(round % 2 === 0 ? hostA : hostB, ann!.token, cursor)
+      const client = await TestSocket.user(round % 2 === 0 ? t.hostA : t.hostB, ann!.token, cursor)
       await new Promise((resolve) => setTimeout(resolve, 150))
       client.close()
       await client.closed()
@@ -235,7 +209,7 @@ describe('the user stream on two instances through Redis', () => {
     }
     sending = false
     await sender
-    const last = await TestSocket.user(hostB, ann!.token, cursor)
+    const last = await TestSocket.user(t.hostB, ann!.token, cursor)
     const complete = () =>
       chats.every((chat) => {
         const all = [...(received.get(chat.id) ?? []), ...last.messageIds(chat.id)]
@@ -255,23 +229,23 @@ describe('the user stream on two instances through Redis', () => {
 describe('GET /api/v1/me/events across instances', () => {
   it('resumes with Last-Event-ID on the other instance', async () => {
     const [ann, bob] = await users('ann', 'bob')
-    const chat = await createChatFor(a, [ann!.id, bob!.id], 'sse')
-    const other = await createChatFor(a, [ann!.id, bob!.id], 'sse too')
-    const onA = await TestEventStream.open(`http://${hostA}/api/v1/me/events?access_token=${ann!.token}`)
+    const chat = await createChatFor(t.a, [ann!.id, bob!.id], 'sse')
+    const other = await createChatFor(t.a, [ann!.id, bob!.id], 'sse too')
+    const onA = await TestEventStream.open(`http://${t.hostA}/api/v1/me/events?access_token=${ann!.token}`)
     await eventually(() => onA.events.length === 1, 'ready')
-    const one = await send(b, bob!, chat.id, 'one')
+    const one = await send(t.b, bob!, chat.id, 'one')
     await eventually(() => onA.messageIds().length === 1, 'one')
     const lastId = onA.events.at(-1)?.id as string
     expect(lastId).toEqual(expect.any(String))
     onA.close()
-    const two = await send(a, bob!, chat.id, 'two')
-    const three = await send(b, bob!, other.id, 'three')
-    await as(a, bob!, 'DELETE', `/messages/${one.id}`)
-    const onB = await TestEventStream.open(`http://${hostB}/api/v1/me/events?access_token=${ann!.token}`, {
+    const two = await send(t.a, bob!, chat.id, 'two')
+    const three = await send(t.b, bob!, other.id, 'three')
+    await as(t.a, bob!, 'DELETE', `/messages/${one.id}`)
+    const onB = await TestEventStream.open(`http://${t.hostB}/api/v1/me/events?access_token=${ann!.token}`, {
       'last-event-id': lastId,
     })
     await eventually(() => onB.events.filter((event) => event.event !== 'ready').length === 3, 'what was missed')
-    const four = await send(a, bob!, other.id, 'four')
+    const four = await send(t.a, bob!, other.id, 'four')
     await eventually(() => onB.messageIds().includes(four.id), 'four, live')
     expect(onB.events[0]?.event).toBe('ready')
     const ofChatSse = (chatId: number) =>

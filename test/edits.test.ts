@@ -1,5 +1,6 @@
+import { userIdentity } from '../src/auth/identity.js'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { createChatFor, createUserWithToken } from './factories.js'
+import { createChatFor, createUserWithToken, sendMessage } from './factories.js'
 import { asAdmin, expectProblem, ISO_UTC, TOKEN_MODE, useTestApp } from './helper.js'
 import { eventually, listen, TestSocket } from './ws-client.js'
 
@@ -21,16 +22,8 @@ const edit = (headers: Headers, id: number, text: unknown) =>
 const edits = (headers: Headers, id: number) => t.app.inject({ url: `/api/v1/messages/${id}/edits`, headers })
 const get = (headers: Headers, url: string) => t.app.inject({ url: `/api/v1${url}`, headers })
 
-async function send(user: User, chatId: number, text: string) {
-  const response = await t.app.inject({
-    method: 'POST',
-    url: `/api/v1/chats/${chatId}/messages`,
-    headers: user.headers,
-    payload: { text },
-  })
-  expect(response.statusCode, response.body).toBe(201)
-  return response.json() as { id: number; text: string; created_at: string; edited_at: string | null }
-}
+/** A message from `user`, through the service layer (the rules apply, HTTP is skipped). */
+const send = (user: User, chatId: number, text: string) => sendMessage(t.app, chatId, text, userIdentity(user.id))
 
 async function setup() {
   const [ann, bob] = [await createUserWithToken(t.app, 'ann'), await createUserWithToken(t.app, 'bob')]

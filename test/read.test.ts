@@ -1,5 +1,6 @@
+import { userIdentity } from '../src/auth/identity.js'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { createChatFor, createUserWithToken } from './factories.js'
+import { createChatFor, createUserWithToken, sendMessage } from './factories.js'
 import { asAdmin, expectProblem, TOKEN_MODE, useTestApp } from './helper.js'
 import { eventually, listen, TestSocket } from './ws-client.js'
 
@@ -27,16 +28,8 @@ async function read(user: User, chatId: number, messageId: number) {
   return response.json() as { last_read_message_id: number; unread_count: number }
 }
 
-async function send(user: User, chatId: number, text: string) {
-  const response = await t.app.inject({
-    method: 'POST',
-    url: `/api/v1/chats/${chatId}/messages`,
-    headers: user.headers,
-    payload: { text },
-  })
-  expect(response.statusCode, response.body).toBe(201)
-  return response.json() as { id: number }
-}
+/** A message from `user`, through the service layer (the rules apply, HTTP is skipped). */
+const send = (user: User, chatId: number, text: string) => sendMessage(t.app, chatId, text, userIdentity(user.id))
 
 const members = async (chatId: number) =>
   (await t.app.inject({ url: `/api/v1/chats/${chatId}/members`, headers: asAdmin })).json().members as {
